@@ -1,0 +1,252 @@
+//! `Database`, the manager: a pool (owned or borrowed) plus a schema.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::DatabaseConfig;
+use crate::conn::{Conn, Lease, PooledConn};
+use crate::error::Result;
+use crate::ident;
+use crate::pool::{PoolStats, SharedPool};
+use crate::template::TemplateCache;
+
+struct DbShared {
+    pool: SharedPool,
+    templates: Arc<TemplateCache>,
+    owns_pool: bool,
+    timeout: Option<Duration>,
+}
+
+/// The database manager: runs queries on a pooled connection with the
+/// manager's schema put into every `{{tables.name}}` and `{{schema}}`.
+///
+/// Cheap to clone (an `Arc` inside), `Send + Sync`, meant to be shared by
+/// every task of a service. It either owns its pool
+/// ([`connect`](Database::connect)) or borrows a [`SharedPool`]
+/// ([`from_pool`](Database::from_pool)); only an owner closes the pool.
+///
+/// ```no_run
+/// use pgdbm::{Database, DatabaseConfig};
+/// # async fn f() -> pgdbm::Result<()> {
+/// let db = Database::connect(DatabaseConfig::from_url("postgres://localhost/app")?.with_schema("accounts")).await?;
+/// db.execute("CREATE TABLE IF NOT EXISTS {{tables.users}} (id bigserial PRIMARY KEY, email text UNIQUE)", &[]).await?;
+/// let id: i64 = db.execute_returning_id("INSERT INTO {{tables.users}} (email) VALUES ($1)", &[&"a@x.io"]).await?;
+/// let n: i64 = db.fetch_value("SELECT count(*) FROM {{tables.users}}", &[]).await?;
+/// db.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<DbShared>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("schema", &self.schema())
+            .field("owns_pool", &self.inner.owns_pool)
+            .field("pool", &self.inner.pool)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Validates `config`, opens an owned pool with `min_connections`
+    /// connections, and creates the schema if it is missing.
+    ///
+    /// With a schema, every connection starts with `search_path` set to the
+    /// schema and `public`, so raw SQL without templates finds its tables
+    /// (templates and builders never rely on it).
+    ///
+    /// ```no_run
+    /// # async fn f() -> pgdbm::Result<()> {
+    /// let db = pgdbm::Database::connect(pgdbm::DatabaseConfig::from_env()?).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(config: DatabaseConfig) -> Result<Database> {
+        let schema = config.schema.clone();
+        if let Some(s) = &schema {
+            ident::validate("schema", s)?;
+        }
+        let search_path = schema
+            .as_deref()
+            .map(|s| format!("{}, public", ident::quote(s)));
+        let pool = SharedPool::open(config, search_path.as_deref()).await?;
+        let db = Database::with_pool(pool, schema.as_deref(), true)?;
+        if schema.is_some() {
+            if let Err(e) = db.create_schema().await {
+                db.close().await;
+                return Err(e);
+            }
+        }
+        Ok(db)
+    }
+
+    /// A manager borrowing `pool`, for `schema` (`None`: no qualification,
+    /// and `public` for [`table_exists`](Database::table_exists)).
+    ///
+    /// [`close`](Database::close) on it does nothing; the pool's owner
+    /// closes it. The schema is not created: call
+    /// [`create_schema`](Database::create_schema).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: pgdbm::SharedPool) -> pgdbm::Result<()> {
+    /// let billing = pgdbm::Database::from_pool(&pool, Some("billing"))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_pool(pool: &SharedPool, schema: Option<&str>) -> Result<Database> {
+        Database::with_pool(pool.clone(), schema, false)
+    }
+
+    fn with_pool(pool: SharedPool, schema: Option<&str>, owns_pool: bool) -> Result<Database> {
+        let templates = pool.templates(schema)?;
+        let timeout = pool.config().command_timeout;
+        Ok(Database {
+            inner: Arc::new(DbShared {
+                pool,
+                templates,
+                owns_pool,
+                timeout,
+            }),
+        })
+    }
+
+    /// The same pool with another schema. The result borrows the pool: its
+    /// [`close`](Database::close) does nothing.
+    ///
+    /// ```no_run
+    /// # fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let reports = db.with_schema("reports")?;
+    /// assert_eq!(reports.schema(), Some("reports"));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_schema(&self, schema: &str) -> Result<Database> {
+        Database::with_pool(self.inner.pool.clone(), Some(schema), false)
+    }
+
+    /// The same manager with another client-side limit per call; when it
+    /// fires, the statement is cancelled on the server and the call returns
+    /// [`Error::Timeout`](crate::Error::Timeout). `None` waits forever.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let quick = db.timeout(Some(std::time::Duration::from_millis(100)));
+    /// quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(&self, limit: Option<Duration>) -> Database {
+        Database {
+            inner: Arc::new(DbShared {
+                pool: self.inner.pool.clone(),
+                templates: self.inner.templates.clone(),
+                owns_pool: false,
+                timeout: limit,
+            }),
+        }
+    }
+
+    /// The schema templates expand to.
+    ///
+    /// ```no_run
+    /// # fn f(db: pgdbm::Database) { println!("{:?}", db.schema()); }
+    /// ```
+    pub fn schema(&self) -> Option<&str> {
+        self.inner.templates.schema()
+    }
+
+    /// The pool this manager runs on.
+    ///
+    /// ```no_run
+    /// # fn f(db: pgdbm::Database) { let other = db.pool().database(Some("other")); }
+    /// ```
+    pub fn pool(&self) -> &SharedPool {
+        &self.inner.pool
+    }
+
+    /// Creates the manager's schema if it is missing (a no-op without one).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: pgdbm::SharedPool) -> pgdbm::Result<()> {
+    /// pool.database(Some("billing"))?.create_schema().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_schema(&self) -> Result<()> {
+        if let Some(schema) = self.schema() {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ident::quote(schema));
+            self.execute(&sql, &[]).await?;
+        }
+        Ok(())
+    }
+
+    /// An exclusive pooled connection with the same API, for session state
+    /// and the raw client.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let conn = db.acquire().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn acquire(&self) -> Result<Conn> {
+        let conn = PooledConn::new(self.inner.pool.get().await?);
+        Ok(Conn {
+            conn,
+            templates: self.inner.templates.clone(),
+            timeout: self.inner.timeout,
+        })
+    }
+
+    /// Closes an owned pool (Python's `disconnect`): idle connections now,
+    /// busy ones when returned. Idempotent; later calls return
+    /// [`Error::PoolClosed`](crate::Error::PoolClosed). On a borrowed pool it
+    /// does nothing.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) {
+    /// db.close().await;
+    /// db.close().await; // fine
+    /// # }
+    /// ```
+    #[doc(alias = "disconnect")]
+    pub async fn close(&self) {
+        if self.inner.owns_pool {
+            self.inner.pool.close();
+        }
+    }
+
+    /// Whether this manager owns its pool.
+    ///
+    /// ```no_run
+    /// # fn f(db: pgdbm::Database) { if db.owns_pool() { /* close it at shutdown */ } }
+    /// ```
+    pub fn owns_pool(&self) -> bool {
+        self.inner.owns_pool
+    }
+
+    /// A snapshot of the pool and the server behind it.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let stats = db.pool_stats().await?;
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "get_pool_stats")]
+    pub async fn pool_stats(&self) -> Result<PoolStats> {
+        self.inner.pool.stats(self.schema()).await
+    }
+}
+
+impl crate::executor::Executor for Database {
+    async fn lease(&self) -> Result<Lease<'_>> {
+        Ok(Lease::Owned(PooledConn::new(self.inner.pool.get().await?)))
+    }
+
+    fn templates(&self) -> &TemplateCache {
+        &self.inner.templates
+    }
+
+    fn call_timeout(&self) -> Option<Duration> {
+        self.inner.timeout
+    }
+}
+
+crate::executor::query_methods!(Database, "let x = &db;");

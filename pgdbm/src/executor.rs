@@ -1,0 +1,598 @@
+//! The one query path. `Database`, `Conn` and `Transaction` each say only how
+//! to get a connection for a call and which schema and timeout apply; every
+//! query method is written once here and forwarded by `query_methods!`, so
+//! callers need no trait import.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use tokio_postgres::Statement;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSqlOwned, ToSql};
+
+use crate::conn::Lease;
+use crate::error::{Error, Result};
+use crate::pool::PgConnection;
+use crate::row::{ColumnIndex, Row, read_column};
+use crate::template::{Rendered, TemplateCache};
+use crate::{ident, lex};
+
+/// Query parameters, as tokio-postgres takes them.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// How many statements `execute_many` keeps in flight on one connection.
+const PIPELINE_DEPTH: usize = 256;
+
+/// What a query-capable type provides; everything else is built on it.
+pub(crate) trait Executor: Sync {
+    /// A connection for one call.
+    fn lease(&self) -> impl Future<Output = Result<Lease<'_>>> + Send;
+    /// The template cache of the manager's schema.
+    fn templates(&self) -> &TemplateCache;
+    /// The client-side limit for one call.
+    fn call_timeout(&self) -> Option<Duration>;
+}
+
+/// Marks a call in flight; if the call's future is dropped before
+/// [`finish`](InFlight::finish), the connection is flagged as abandoned so it
+/// is cancelled and drained before anyone else uses it.
+struct InFlight<'a> {
+    conn: &'a PgConnection,
+    done: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(conn: &'a PgConnection) -> Self {
+        InFlight { conn, done: false }
+    }
+    fn finish(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.mark_abandoned();
+        }
+    }
+}
+
+/// A cached plan the server no longer accepts (DDL changed the table, or the
+/// statement was deallocated): prepare again and retry once.
+fn is_stale_plan(err: &tokio_postgres::Error) -> bool {
+    matches!(
+        err.code(),
+        Some(c) if *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
+    )
+}
+
+/// Runs one statement on `conn`: cached prepare, one retry on a stale plan,
+/// the call's timeout (cancelling the statement on the server when it fires),
+/// and error mapping with the SQL attached.
+pub(crate) async fn run<T, F, Fut>(
+    conn: &PgConnection,
+    sql: &str,
+    timeout: Option<Duration>,
+    op: F,
+) -> Result<T>
+where
+    F: Fn(Statement) -> Fut,
+    Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    conn.settle().await?;
+    let guard = InFlight::start(conn);
+    let work = async {
+        let statement = conn.statement(sql).await?;
+        let first = op(statement).await;
+        let result = match first {
+            // Inside a transaction the failure already aborted it; a retry
+            // could only fail again.
+            Err(e) if is_stale_plan(&e) && conn.tx_depth() == 0 => {
+                conn.forget_statement(sql);
+                let statement = conn.statement(sql).await?;
+                op(statement).await
+            }
+            other => other,
+        };
+        result.map_err(|e| Error::from_driver(e, Some(sql)))
+    };
+    let result = match timeout {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The statement may still run on the server; cancel it and
+                // wait for its answer so the connection is clean again.
+                if !conn.cancel_and_drain().await {
+                    conn.mark_broken();
+                }
+                Err(Error::timeout(limit, Some(sql)))
+            }
+        },
+    };
+    guard.finish();
+    conn.count_query();
+    if let Err(Error::ConnectionClosed(_)) = &result {
+        conn.mark_broken();
+    }
+    result
+}
+
+fn driver_params<'a>(
+    params: &'a [&'a (dyn ToSql + Sync)],
+) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
+    params.iter().map(|p| *p as &dyn ToSql)
+}
+
+pub(crate) async fn execute<E: Executor>(ex: &E, sql: &str, params: Params<'_>) -> Result<u64> {
+    let sql = ex.templates().render(sql)?;
+    if lex::is_blank(&sql) {
+        return Ok(0);
+    }
+    let conn = ex.lease().await?;
+    let client = conn.client();
+    run(&conn, &sql, ex.call_timeout(), |st| async move {
+        client.execute(&st, params).await
+    })
+    .await
+}
+
+/// Rows of an already rendered statement, with the statement (for its
+/// column types); `None` for a blank one.
+async fn query<E: Executor>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<(Statement, Vec<tokio_postgres::Row>)>> {
+    if lex::is_blank(sql) {
+        return Ok(None);
+    }
+    let conn = ex.lease().await?;
+    let client = conn.client();
+    let result = run(&conn, sql, ex.call_timeout(), |st| async move {
+        let rows = client.query(&st, params).await?;
+        Ok((st, rows))
+    })
+    .await?;
+    Ok(Some(result))
+}
+
+pub(crate) async fn fetch_all<E: Executor>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>> {
+    let sql = ex.templates().render(sql)?;
+    let rows = query(ex, &sql, params).await?.map(|(_, rows)| rows);
+    Ok(rows
+        .unwrap_or_default()
+        .into_iter()
+        .map(Row::from)
+        .collect())
+}
+
+pub(crate) async fn fetch_one<E: Executor>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>> {
+    let sql = ex.templates().render(sql)?;
+    let rows = query(ex, &sql, params).await?.map(|(_, rows)| rows);
+    Ok(rows.and_then(|rows| rows.into_iter().next()).map(Row::from))
+}
+
+pub(crate) async fn fetch_value_at<E: Executor, T: FromSqlOwned>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+    column: impl ColumnIndex,
+) -> Result<T> {
+    let sql = ex.templates().render(sql)?;
+    value_at(ex, &sql, params, column).await
+}
+
+/// One column of the first row of an already rendered statement.
+async fn value_at<E: Executor, T: FromSqlOwned>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+    column: impl ColumnIndex,
+) -> Result<T> {
+    let Some((statement, rows)) = query(ex, sql, params).await? else {
+        return Err(Error::NotFound(sql.into()));
+    };
+    let columns = statement.columns();
+    let Some(index) = column.position(columns) else {
+        return Err(Error::row_mapping(
+            column.describe(),
+            std::any::type_name::<T>(),
+            format!("no such column (the result has {})", columns.len()),
+        ));
+    };
+    match rows.first() {
+        Some(row) => read_column(row, index),
+        // No row reads as NULL, so `Option<T>` gets `None` and any other
+        // type a NotFound error.
+        None => T::from_sql_null(columns[index].type_()).map_err(|_| Error::NotFound(sql.into())),
+    }
+}
+
+pub(crate) async fn execute_returning_id<E: Executor, T: FromSqlOwned>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<T> {
+    // Checked after expansion, so a table named "returning" cannot fool it.
+    let sql = ex.templates().render(sql)?;
+    if lex::has_top_level_returning(&sql) {
+        value_at(ex, &sql, params, 0).await
+    } else {
+        value_at(ex, &lex::append_returning(&sql, "id"), params, 0).await
+    }
+}
+
+/// Sends every row's statement pipelined on one connection, inside a
+/// transaction unless one is already open, so the batch applies all or
+/// nothing (asyncpg's `executemany` does the same).
+pub(crate) async fn execute_many_dyn<'p, E, I>(ex: &E, sql: &str, rows: I) -> Result<u64>
+where
+    E: Executor,
+    I: Iterator<Item = &'p [&'p (dyn ToSql + Sync)]> + Send,
+{
+    let sql = ex.templates().render(sql)?;
+    if lex::is_blank(&sql) {
+        return Ok(0);
+    }
+    let conn = ex.lease().await?;
+    let own_transaction = conn.tx_depth() == 0;
+    conn.settle().await?;
+    if own_transaction {
+        // Owed if this future is dropped before the batch ends; the depth is
+        // set before BEGIN is sent so that a drop at any point rolls back.
+        conn.set_tx_depth(1);
+        conn.set_pending("ROLLBACK", 0);
+        batch(&conn, "BEGIN", ex.call_timeout()).await?;
+    }
+    let client = conn.client();
+    let guard = InFlight::start(&conn);
+    let outcome = async {
+        let statement = conn.statement(&sql).await?;
+        futures_util::stream::iter(rows)
+            .map(|params| client.execute(&statement, params))
+            .buffered(PIPELINE_DEPTH)
+            .try_fold(0u64, |total, n| async move { Ok(total + n) })
+            .await
+            .map_err(|e| Error::from_driver(e, Some(&sql)))
+    }
+    .await;
+    guard.finish();
+    if own_transaction {
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let ended = batch(&conn, end, ex.call_timeout()).await;
+        conn.set_tx_depth(0);
+        conn.clear_pending();
+        ended?;
+    }
+    outcome
+}
+
+/// A simple-protocol command (transaction control), with abandonment
+/// tracking like any other call. The caller settles the connection first.
+pub(crate) async fn batch(conn: &PgConnection, sql: &str, timeout: Option<Duration>) -> Result<()> {
+    let guard = InFlight::start(conn);
+    let work = conn.client().batch_execute(sql);
+    let result = match timeout {
+        None => work.await.map_err(|e| Error::from_driver(e, Some(sql))),
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(r) => r.map_err(|e| Error::from_driver(e, Some(sql))),
+            Err(_) => {
+                if !conn.cancel_and_drain().await {
+                    conn.mark_broken();
+                }
+                Err(Error::timeout(limit, Some(sql)))
+            }
+        },
+    };
+    guard.finish();
+    if let Err(Error::ConnectionClosed(_)) = &result {
+        conn.mark_broken();
+    }
+    result
+}
+
+pub(crate) async fn fetch_stream<'a, E: Executor>(
+    ex: &'a E,
+    sql: &'a str,
+    params: Params<'_>,
+) -> Result<RowStream<'a>> {
+    let sql = ex.templates().render(sql)?;
+    let conn = ex.lease().await?;
+    let client = conn.client();
+    let inner = run(&conn, &sql, ex.call_timeout(), |st| async move {
+        client.query_raw(&st, driver_params(params)).await
+    })
+    .await?;
+    Ok(RowStream {
+        inner: Box::pin(inner),
+        guard_done: false,
+        conn,
+        sql,
+    })
+}
+
+/// Rows streamed from the server as they arrive, from `fetch_stream`.
+///
+/// Holds its connection until the last row; rows are not buffered beyond
+/// what the driver's channel holds. Dropping it early cancels the rest of the
+/// statement on the server before the connection is used again.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// use futures_util::TryStreamExt;
+/// let mut rows = db.fetch_stream("SELECT g FROM generate_series(1, 1000000) g", &[]).await?;
+/// while let Some(row) = rows.try_next().await? {
+///     let g: i32 = row.get(0);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct RowStream<'a> {
+    inner: Pin<Box<tokio_postgres::RowStream>>,
+    guard_done: bool,
+    conn: Lease<'a>,
+    sql: Rendered<'a>,
+}
+
+impl Stream for RowStream<'_> {
+    type Item = Result<Row>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(row))) => Poll::Ready(Some(Ok(Row::from(row)))),
+            Poll::Ready(Some(Err(e))) => {
+                this.guard_done = true;
+                Poll::Ready(Some(Err(Error::from_driver(e, Some(&this.sql)))))
+            }
+            Poll::Ready(None) => {
+                this.guard_done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for RowStream<'_> {
+    fn drop(&mut self) {
+        if !self.guard_done {
+            self.conn.mark_abandoned();
+        }
+    }
+}
+
+impl std::fmt::Debug for RowStream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowStream")
+            .field("sql", &&*self.sql)
+            .finish()
+    }
+}
+
+pub(crate) async fn table_exists<E: Executor>(ex: &E, name: &str) -> Result<bool> {
+    let (schema, table) = ident::parse_qualified(name)?;
+    let schema = schema
+        .as_deref()
+        .or(ex.templates().schema())
+        .unwrap_or("public");
+    // Parameters, not string building: the names never become SQL text.
+    let sql = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+               WHERE n.nspname = $1 AND c.relname = $2 \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))";
+    let conn = ex.lease().await?;
+    let client = conn.client();
+    let params: [&(dyn ToSql + Sync); 2] = [&schema, &table];
+    let params = &params[..];
+    run(&conn, sql, ex.call_timeout(), |st| async move {
+        client.query_one(&st, params).await.map(|row| row.get(0))
+    })
+    .await
+}
+
+/// Generates the query methods of a query-capable type as inherent methods
+/// forwarding to the one implementation above. `$setup` is the doc examples'
+/// line that makes `x` from a `Database` named `db`.
+macro_rules! query_methods {
+    ($ty:ty, $setup:literal) => {
+        impl $ty {
+            #[doc = "Runs a statement and returns the number of rows it affected."]
+            #[doc = ""]
+            #[doc = "`{{tables.name}}` and `{{schema}}` templates are expanded first. An empty or"]
+            #[doc = "comment-only statement affects nothing and returns 0."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n = x.execute(\"UPDATE {{tables.users}} SET active = $1\", &[&true]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn execute(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<u64> {
+                $crate::executor::execute(self, sql, params).await
+            }
+
+            #[doc = "Runs a statement and returns its `id` column (Python's `execute_and_return_id`)."]
+            #[doc = ""]
+            #[doc = "Appends `RETURNING \"id\"` unless the statement already has a top-level"]
+            #[doc = "`RETURNING` (found by lexing, so string literals, quoted identifiers and"]
+            #[doc = "comments that contain the word do not count)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let id: i64 = x.execute_returning_id(\"INSERT INTO {{tables.users}} (email) VALUES ($1)\", &[&\"a@b\"]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "execute_and_return_id")]
+            pub async fn execute_returning_id<T: $crate::__private::FromSqlOwned>(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<T> {
+                $crate::executor::execute_returning_id(self, sql, params).await
+            }
+
+            #[doc = "The first column of the first row (Python's `fetch_value`/`fetch_val`)."]
+            #[doc = ""]
+            #[doc = "With no row, `Option<T>` gives `Ok(None)` and other types [`Error::NotFound`](crate::Error::NotFound)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n: i64 = x.fetch_value(\"SELECT count(*) FROM {{tables.users}}\", &[]).await?;"]
+            #[doc = "let name: Option<String> = x.fetch_value(\"SELECT name FROM {{tables.users}} WHERE id = $1\", &[&7i64]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "fetch_val")]
+            pub async fn fetch_value<T: $crate::__private::FromSqlOwned>(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<T> {
+                $crate::executor::fetch_value_at(self, sql, params, 0usize).await
+            }
+
+            #[doc = "One column of the first row, by index or name (Python's `fetch_value(column=..)`)."]
+            #[doc = ""]
+            #[doc = "A column that does not exist is [`Error::RowMapping`](crate::Error::RowMapping)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let email: String = x.fetch_value_at(\"SELECT id, email FROM {{tables.users}}\", &[], \"email\").await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn fetch_value_at<T: $crate::__private::FromSqlOwned>(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+                column: impl $crate::ColumnIndex,
+            ) -> $crate::Result<T> {
+                $crate::executor::fetch_value_at(self, sql, params, column).await
+            }
+
+            #[doc = "The first row, or `None` (Python's `fetch_one`; further rows are ignored)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "if let Some(row) = x.fetch_one(\"SELECT * FROM {{tables.users}} WHERE id = $1\", &[&1i64]).await? {"]
+            #[doc = "    let email: String = row.get(\"email\");"]
+            #[doc = "}"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn fetch_one(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<Option<$crate::Row>> {
+                $crate::executor::fetch_one(self, sql, params).await
+            }
+
+            #[doc = "Every row of the result."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let rows = x.fetch_all(\"SELECT * FROM {{tables.users}} ORDER BY id\", &[]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn fetch_all(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<Vec<$crate::Row>> {
+                $crate::executor::fetch_all(self, sql, params).await
+            }
+
+            #[doc = "The rows of the result as a stream, read from the server as they are consumed."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = "use futures_util::TryStreamExt;"]
+            #[doc = $setup]
+            #[doc = "let mut rows = x.fetch_stream(\"SELECT * FROM {{tables.events}}\", &[]).await?;"]
+            #[doc = "while let Some(row) = rows.try_next().await? { /* .. */ }"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn fetch_stream<'a>(
+                &'a self,
+                sql: &'a str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<$crate::RowStream<'a>> {
+                $crate::executor::fetch_stream(self, sql, params).await
+            }
+
+            #[doc = "Runs one statement once per row of parameters (Python's `executemany`)."]
+            #[doc = ""]
+            #[doc = "The statement is prepared once and the rows are pipelined on one connection,"]
+            #[doc = "not a round trip each. Outside a transaction the batch runs in its own, so"]
+            #[doc = "it applies all rows or none. Returns the total rows affected."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let people = [(\"a@x\", 30i32), (\"b@x\", 41)];"]
+            #[doc = "let rows: Vec<[&(dyn pgdbm::ToSql + Sync); 2]> = people.iter().map(|(e, a)| [e as _, a as _]).collect();"]
+            #[doc = "x.execute_many(\"INSERT INTO {{tables.users}} (email, age) VALUES ($1, $2)\", &rows).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "executemany")]
+            pub async fn execute_many<'p, P>(&self, sql: &str, rows: &'p [P]) -> $crate::Result<u64>
+            where
+                P: AsRef<[&'p (dyn $crate::ToSql + Sync)]> + Sync,
+            {
+                $crate::executor::execute_many_dyn(self, sql, rows.iter().map(|r| r.as_ref())).await
+            }
+
+            #[doc = "Whether a table (or view) exists: `\"t\"` in this schema (or `public` without"]
+            #[doc = "one), or `\"s.t\"`; quoted names keep their case. Names are sent as parameters."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "assert!(x.table_exists(\"pg_catalog.pg_class\").await?);"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn table_exists(&self, name: &str) -> $crate::Result<bool> {
+                $crate::executor::table_exists(self, name).await
+            }
+
+            #[doc = "The SQL a template expands to here (Python's `prepare_query`)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "println!(\"{}\", x.render(\"SELECT * FROM {{tables.users}}\")?);"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "prepare_query")]
+            pub fn render(&self, sql: &str) -> $crate::Result<String> {
+                use $crate::executor::Executor as _;
+                Ok(self.templates().render(sql)?.to_string())
+            }
+        }
+    };
+}
+pub(crate) use query_methods;

@@ -1,0 +1,85 @@
+//! PostgreSQL for Rust services: one shared pool, a schema per module or
+//! tenant, raw SQL with `{{tables.name}}` templates, transactions, COPY and
+//! test databases.
+//!
+//! pgdbm is the Rust counterpart of the Python library of the same name. A
+//! [`Database`] manager owns a pool or borrows a [`SharedPool`], and puts its
+//! schema into every table reference of the SQL it runs:
+//!
+//! ```no_run
+//! use pgdbm::{Database, DatabaseConfig};
+//!
+//! # async fn f() -> pgdbm::Result<()> {
+//! let config = DatabaseConfig::from_url("postgres://localhost/app")?.with_schema("accounts");
+//! let db = Database::connect(config).await?;
+//! db.execute(
+//!     "CREATE TABLE IF NOT EXISTS {{tables.users}} (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE)",
+//!     &[],
+//! ).await?;
+//! let id: i64 = db
+//!     .execute_returning_id("INSERT INTO {{tables.users}} (email) VALUES ($1)", &[&"a@x.io"])
+//!     .await?;
+//! let email: String = db
+//!     .fetch_value("SELECT email FROM {{tables.users}} WHERE id = $1", &[&id])
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Templates: `{{tables.users}}` becomes `"accounts"."users"` and
+//! `{{schema}}` becomes `"accounts"`. Unlike the Python library, the table is
+//! quoted too; an unquoted name folds to lower case as PostgreSQL would fold
+//! it, and `{{tables."MixedCase"}}` keeps its case.
+//!
+//! Every error is a [`pgdbm::Error`](Error): server errors are classified by
+//! SQLSTATE (unique violation, foreign key, ...) and carry the failing SQL.
+
+#![warn(missing_docs)]
+
+mod config;
+mod conn;
+mod database;
+mod error;
+mod executor;
+mod ident;
+mod lex;
+mod pool;
+mod row;
+mod statement_cache;
+mod template;
+pub mod testing;
+
+pub use config::{DatabaseConfig, SslMode};
+pub use conn::Conn;
+pub use database::Database;
+pub use error::{
+    ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,
+    TemplateError, TimeoutError,
+};
+pub use executor::{Params, RowStream};
+pub use pool::{PoolStats, PoolStatus, SharedPool};
+pub use row::{ColumnIndex, Row};
+
+/// The driver, for [`Conn::client`] and its types.
+pub use tokio_postgres;
+/// Encodes a Rust value as a query parameter (re-exported from tokio-postgres).
+pub use tokio_postgres::types::ToSql;
+
+/// Builds a parameter slice from values of different types.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let n = db.execute("UPDATE {{tables.users}} SET name = $1 WHERE id = $2", pgdbm::params!["Ann", 7i64]).await?;
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        &[$(&$value as &(dyn $crate::ToSql + Sync)),*][..]
+    };
+}
+
+/// Items generated code and macros refer to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio_postgres::types::FromSqlOwned;
+}

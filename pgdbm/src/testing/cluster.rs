@@ -1,0 +1,576 @@
+//! A throwaway PostgreSQL cluster for tests and examples that were given no
+//! server URL.
+//!
+//! The cluster lives for exactly as long as the process that started it. Rust
+//! never drops statics, so cleanup is delegated to a small "guardian" shell
+//! process that waits for end-of-file on a pipe only we hold the write end of:
+//! whenever and however this process exits, the kernel closes that pipe and the
+//! guardian stops the server and deletes its directory.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Where a running server is; enough for the caller to build a connection config.
+pub(crate) struct ClusterAddr {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+}
+
+const HOST: &str = "127.0.0.1";
+const SUPERUSER: &str = "postgres";
+const OS_USER: &str = "postgres";
+const DEBIAN_PG_ROOT: &str = "/usr/lib/postgresql";
+/// A port can be grabbed by someone else between our probe and the server's bind.
+const START_ATTEMPTS: u32 = 3;
+const LOG_TAIL_LINES: usize = 30;
+
+struct Cluster {
+    addr: ClusterAddr,
+    // Never written to. It only has to stay open until the process dies; the
+    // kernel closing it is what tells the guardian to clean up.
+    _guardian: ChildStdin,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// Starts (once per process) a throwaway cluster and returns its address, or the error text.
+pub(crate) fn ephemeral() -> Result<&'static ClusterAddr, String> {
+    // `get_or_init` blocks concurrent first callers until the one running the
+    // initializer is done, so racing test threads share a single cluster.
+    match CLUSTER.get_or_init(start_cluster) {
+        Ok(cluster) => Ok(&cluster.addr),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn start_cluster() -> Result<Cluster, String> {
+    let bins = find_binaries(
+        env::var_os("PGDBM_PG_BIN"),
+        env::var_os("PATH"),
+        Path::new(DEBIAN_PG_ROOT),
+    )?;
+    let runner = Runner::for_current_user()?;
+    let dir = create_cluster_dir(&runner)?;
+    // The guardian goes up before anything that can leave state behind, so
+    // every later failure (or a crash) is cleaned up by simply dropping it.
+    let guardian = match spawn_guardian(&bins, &dir, &runner) {
+        Ok(stdin) => stdin,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir.root);
+            return Err(e);
+        }
+    };
+    init_data_dir(&bins, &dir, &runner)?;
+    let port = start_server(&bins, &dir, &runner)?;
+    wait_for_tcp(port)?;
+    Ok(Cluster {
+        addr: ClusterAddr {
+            host: HOST.to_owned(),
+            port,
+            user: SUPERUSER.to_owned(),
+        },
+        _guardian: guardian,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Locating the server binaries
+
+struct PgBins {
+    initdb: PathBuf,
+    pg_ctl: PathBuf,
+}
+
+fn no_binaries_message() -> String {
+    "no PostgreSQL server for tests: set PGDBM_TEST_URL (or DATABASE_URL) to a server's URL, \
+     or install the PostgreSQL server binaries (initdb, pg_ctl), e.g. `apt-get install postgresql`"
+        .to_owned()
+}
+
+/// Explicit configuration wins, then PATH, then Debian/Ubuntu's versioned
+/// layout, which keeps the server binaries off PATH.
+fn find_binaries(
+    pg_bin_env: Option<OsString>,
+    path_env: Option<OsString>,
+    versioned_root: &Path,
+) -> Result<PgBins, String> {
+    if let Some(dir) = pg_bin_env.filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        // A set-but-wrong override is a mistake worth reporting rather than
+        // silently falling back to some other installation.
+        return bins_in(&dir).ok_or_else(|| {
+            format!(
+                "PGDBM_PG_BIN={} does not contain executable initdb and pg_ctl",
+                dir.display()
+            )
+        });
+    }
+    if let Some(path) = path_env.as_deref() {
+        if let (Some(initdb), Some(pg_ctl)) = (which("initdb", path), which("pg_ctl", path)) {
+            return Ok(PgBins { initdb, pg_ctl });
+        }
+    }
+    newest_versioned_bin_dir(versioned_root)
+        .and_then(|dir| bins_in(&dir))
+        .ok_or_else(no_binaries_message)
+}
+
+fn bins_in(dir: &Path) -> Option<PgBins> {
+    let initdb = dir.join("initdb");
+    let pg_ctl = dir.join("pg_ctl");
+    (is_executable(&initdb) && is_executable(&pg_ctl)).then_some(PgBins { initdb, pg_ctl })
+}
+
+fn which(name: &str, path: &OsStr) -> Option<PathBuf> {
+    env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn newest_versioned_bin_dir(root: &Path) -> Option<PathBuf> {
+    let complete: Vec<String> = fs::read_dir(root)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| bins_in(&root.join(name).join("bin")).is_some())
+        .collect();
+    let names: Vec<&str> = complete.iter().map(String::as_str).collect();
+    newest_version(&names).map(|name| root.join(name).join("bin"))
+}
+
+/// Compares numerically, component by component, so "9.6" < "15" < "16".
+fn newest_version<'a>(names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .filter_map(|name| version_key(name).map(|key| (key, *name)))
+        .max()
+        .map(|(_, name)| name)
+}
+
+fn version_key(name: &str) -> Option<Vec<u32>> {
+    name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Who runs the server
+
+/// PostgreSQL refuses to run as root, so when we are root everything that
+/// touches the cluster runs as the `postgres` OS user instead.
+struct Runner {
+    ids: Option<(u32, u32)>,
+}
+
+impl Runner {
+    fn for_current_user() -> Result<Self, String> {
+        if effective_uid()? != 0 {
+            return Ok(Runner { ids: None });
+        }
+        let passwd = fs::read_to_string("/etc/passwd")
+            .map_err(|e| format!("running as root, but could not read /etc/passwd: {e}"))?;
+        let ids = passwd_ids(&passwd, OS_USER).ok_or_else(|| {
+            format!(
+                "running as root, and PostgreSQL refuses to run as root, but there is no \
+                 `{OS_USER}` user to run the test cluster as; create one, run the tests as a \
+                 non-root user, or set PGDBM_TEST_URL (or DATABASE_URL) to a server's URL"
+            )
+        })?;
+        Ok(Runner { ids: Some(ids) })
+    }
+
+    fn command(&self, program: impl AsRef<OsStr>, dir: &ClusterDir) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.stdin(Stdio::null())
+            // Our own working directory may be unreadable for the `postgres` user.
+            .current_dir(&dir.root)
+            // Our own process group gets the terminal's Ctrl-C; the server must
+            // not die from it uncleanly (the guardian stops it instead).
+            .process_group(0);
+        if let Some((uid, gid)) = self.ids {
+            cmd.uid(uid).gid(gid).env("HOME", &dir.root);
+        }
+        cmd
+    }
+
+    fn take_ownership(&self, path: &Path) -> Result<(), String> {
+        match self.ids {
+            Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .map_err(|e| format!("could not chown {} to {OS_USER}: {e}", path.display())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn effective_uid() -> Result<u32, String> {
+    if let Some(uid) = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status_euid(&status))
+    {
+        return Ok(uid);
+    }
+    // No procfs (e.g. macOS): ask id(1), which prints the effective uid.
+    let out = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("could not determine the current user (running `id -u`): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .map_err(|e| format!("could not parse `id -u` output {:?}: {e}", text.trim()))
+}
+
+/// The `Uid:` line lists real, effective, saved and filesystem uids.
+fn status_euid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|euid| euid.parse().ok())
+}
+
+/// Parses `name:password:UID:GID:...` lines.
+fn passwd_ids(passwd: &str, user: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        if fields.next()? != user {
+            return None;
+        }
+        let uid = fields.nth(1)?.parse().ok()?;
+        let gid = fields.next()?.parse().ok()?;
+        Some((uid, gid))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The cluster directory
+
+struct ClusterDir {
+    root: PathBuf,
+    data: PathBuf,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+fn create_cluster_dir(runner: &Runner) -> Result<ClusterDir, String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // The system temp dir rather than a home directory: when we are root, the
+    // `postgres` user must be able to reach it, and /root is closed to it.
+    let root = env::temp_dir().join(format!("pgdbm-cluster-{}-{nanos}", std::process::id()));
+    let dir = ClusterDir {
+        data: root.join("data"),
+        socket: root.join("socket"),
+        log: root.join("log"),
+        root,
+    };
+    // `create`, not `create_all`: an existing directory would be someone else's.
+    create_private_dir(&dir.root)?;
+    let owned = runner
+        .take_ownership(&dir.root)
+        .and_then(|()| create_private_dir(&dir.socket))
+        .and_then(|()| runner.take_ownership(&dir.socket));
+    if let Err(e) = owned {
+        let _ = fs::remove_dir_all(&dir.root);
+        return Err(e);
+    }
+    Ok(dir)
+}
+
+fn create_private_dir(path: &Path) -> Result<(), String> {
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| format!("could not create {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------------
+// Guardian, initdb, start
+
+/// Runs as the cluster's owner so it can both stop the server and delete
+/// everything the server created.
+fn spawn_guardian(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<ChildStdin, String> {
+    // Paths travel as positional parameters so no quoting is needed. Hangups
+    // and interrupts are ignored: only end-of-file on stdin means "clean up".
+    const SCRIPT: &str = "trap '' HUP INT; cat >/dev/null; \
+                          \"$1\" -D \"$2\" -m immediate -w stop >/dev/null 2>&1; rm -rf \"$3\"";
+    let mut cmd = runner.command("sh", dir);
+    cmd.arg("-c")
+        .arg(SCRIPT)
+        .arg("pgdbm-cluster-guardian")
+        .arg(&bins.pg_ctl)
+        .arg(&dir.data)
+        .arg(&dir.root)
+        .stdin(Stdio::piped())
+        // Inheriting our stdout/stderr would keep a reader of them (say,
+        // `cargo test | tee`) waiting until the guardian is done.
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start the cluster guardian (sh): {e}"))?;
+    // Dropping `child` neither waits for nor kills it; only the pipe matters.
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| "cluster guardian has no stdin pipe".to_owned())
+}
+
+fn init_data_dir(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<(), String> {
+    let mut cmd = runner.command(&bins.initdb, dir);
+    cmd.arg("-D")
+        .arg(&dir.data)
+        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8"])
+        // The caller's locale may be missing or clash with UTF8; C always works
+        // and gives tests a deterministic collation.
+        .arg("--locale=C")
+        .arg("--no-sync");
+    let out = run(&mut cmd, "initdb")?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "initdb failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn start_server(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<u16, String> {
+    let mut last_error = String::new();
+    for _ in 0..START_ATTEMPTS {
+        let port = free_port()?;
+        match pg_ctl_start(bins, dir, runner, port) {
+            Ok(()) => return Ok(port),
+            Err(e) => {
+                // A start that timed out may have left a live postmaster that
+                // would make the next attempt fail with "already running".
+                stop_quietly(bins, dir, runner);
+                last_error = e;
+            }
+        }
+    }
+    Err(format!(
+        "could not start the test PostgreSQL server ({START_ATTEMPTS} attempts): {last_error}\n\
+         --- last lines of {} ---\n{}",
+        dir.log.display(),
+        log_tail(&dir.log)
+    ))
+}
+
+fn pg_ctl_start(bins: &PgBins, dir: &ClusterDir, runner: &Runner, port: u16) -> Result<(), String> {
+    // pg_ctl hands these to a shell, hence the quoting of the path.
+    let server_options = format!(
+        "-p {port} -k {} -c listen_addresses={HOST} -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB",
+        sh_quote(&dir.socket.to_string_lossy())
+    );
+    let mut cmd = runner.command(&bins.pg_ctl, dir);
+    cmd.arg("-D")
+        .arg(&dir.data)
+        .arg("-l")
+        .arg(&dir.log)
+        .args(["-w", "-t", "60", "-o"])
+        .arg(server_options)
+        .arg("start");
+    let out = run(&mut cmd, "pg_ctl start")?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pg_ctl start on port {port} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn stop_quietly(bins: &PgBins, dir: &ClusterDir, runner: &Runner) {
+    let mut cmd = runner.command(&bins.pg_ctl, dir);
+    cmd.arg("-D")
+        .arg(&dir.data)
+        .args(["-m", "immediate", "-w", "stop"]);
+    let _ = cmd.output();
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
+    cmd.output()
+        .map_err(|e| format!("could not run {what} ({:?}): {e}", cmd.get_program()))
+}
+
+/// The OS hands out an unused port for port 0; it stays free once we let go
+/// of it unless someone else grabs it first, which the caller retries for.
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| format!("could not find a free port on {HOST}: {e}"))?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|e| format!("could not read the probed port: {e}"))
+}
+
+/// `pg_ctl -w` may judge readiness over the Unix socket; clients use TCP.
+fn wait_for_tcp(port: u16) -> Result<(), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "the test PostgreSQL server started but does not accept TCP connections on {addr}: {e}"
+                ));
+            }
+            Err(_) => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    match fs::read_to_string(log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+        }
+        Err(e) => format!("(log unreadable: {e})"),
+    }
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_callers_share_one_cluster() {
+        let ports: Vec<u16> = (0..8)
+            .map(|_| {
+                thread::spawn(|| {
+                    (0..2)
+                        .map(|_| ephemeral().unwrap().port)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap())
+            .collect();
+        assert_eq!(ports.len(), 16);
+        assert!(ports.iter().all(|&p| p == ports[0]), "{ports:?}");
+
+        let addr = ephemeral().unwrap();
+        assert_eq!(addr.host, "127.0.0.1");
+        assert_eq!(addr.user, "postgres");
+    }
+
+    #[test]
+    fn accepts_tcp_connections() {
+        let addr = ephemeral().unwrap();
+        TcpStream::connect((addr.host.as_str(), addr.port)).unwrap();
+    }
+
+    #[test]
+    fn psql_runs_a_query() {
+        let addr = ephemeral().unwrap();
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                &addr.host,
+                "-p",
+                &addr.port.to_string(),
+                "-U",
+                &addr.user,
+            ])
+            .args(["-c", "select 1", "-tA"])
+            .env_remove("PGPASSWORD")
+            .env_remove("PGDATABASE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    }
+
+    #[test]
+    fn newest_version_is_numeric() {
+        assert_eq!(newest_version(&["9.6", "16", "15"]), Some("16"));
+        assert_eq!(newest_version(&["15", "9.6"]), Some("15"));
+        assert_eq!(newest_version(&["10", "9.6", "common"]), Some("10"));
+        assert_eq!(newest_version(&["common"]), None);
+    }
+
+    #[test]
+    fn passwd_lookup() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      postgresql:x:7:7::/:/bin/sh\n\
+                      postgres:x:101:104:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash\n";
+        assert_eq!(passwd_ids(passwd, "postgres"), Some((101, 104)));
+        assert_eq!(passwd_ids(passwd, "root"), Some((0, 0)));
+        assert_eq!(passwd_ids(passwd, "nobody"), None);
+    }
+
+    #[test]
+    fn status_uid_line() {
+        let status = "Name:\tcat\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(status_euid(status), Some(0));
+    }
+
+    #[test]
+    fn missing_binaries_error_explains_alternatives() {
+        let nowhere = env::temp_dir().join("pgdbm-cluster-test-no-such-dir");
+        let err = find_binaries(None, Some(nowhere.clone().into_os_string()), &nowhere)
+            .err()
+            .unwrap();
+        assert!(err.contains("PGDBM_TEST_URL"), "{err}");
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        assert!(err.contains("initdb"), "{err}");
+
+        let err = find_binaries(Some(nowhere.clone().into_os_string()), None, &nowhere)
+            .err()
+            .unwrap();
+        assert!(err.contains("PGDBM_PG_BIN"), "{err}");
+    }
+
+    #[test]
+    fn finds_debian_layout_binaries() {
+        let nowhere = env::temp_dir().join("pgdbm-cluster-test-no-such-dir");
+        if !Path::new(DEBIAN_PG_ROOT).is_dir() {
+            return;
+        }
+        let bins = find_binaries(
+            None,
+            Some(nowhere.into_os_string()),
+            Path::new(DEBIAN_PG_ROOT),
+        )
+        .map_err(|e| e.to_string())
+        .unwrap();
+        assert!(bins.initdb.starts_with(DEBIAN_PG_ROOT) && bins.initdb.ends_with("bin/initdb"));
+        assert!(bins.pg_ctl.starts_with(DEBIAN_PG_ROOT) && bins.pg_ctl.ends_with("bin/pg_ctl"));
+    }
+
+    #[test]
+    fn quoting_for_pg_ctl_options() {
+        assert_eq!(sh_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+}
