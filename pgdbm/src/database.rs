@@ -154,6 +154,10 @@ impl Database {
         self.inner.templates.schema()
     }
 
+    pub(crate) fn template_cache(&self) -> Arc<TemplateCache> {
+        self.inner.templates.clone()
+    }
+
     /// The pool this manager runs on.
     ///
     /// ```no_run

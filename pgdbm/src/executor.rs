@@ -254,7 +254,7 @@ where
         // Owed if this future is dropped before the batch ends; the depth is
         // set before BEGIN is sent so that a drop at any point rolls back.
         conn.set_tx_depth(1);
-        conn.set_pending("ROLLBACK", 0);
+        conn.owe_rollback_to(0);
         batch(&conn, "BEGIN", ex.call_timeout()).await?;
     }
     let client = conn.client();
@@ -278,7 +278,7 @@ where
         };
         let ended = batch(&conn, end, ex.call_timeout()).await;
         conn.set_tx_depth(0);
-        conn.clear_pending();
+        conn.clear_debt();
         ended?;
     }
     outcome

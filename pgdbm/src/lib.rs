@@ -47,6 +47,7 @@ mod row;
 mod statement_cache;
 mod template;
 pub mod testing;
+mod transaction;
 
 pub use config::{DatabaseConfig, SslMode};
 pub use conn::Conn;
@@ -58,6 +59,7 @@ pub use error::{
 pub use executor::{Params, RowStream};
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use row::{ColumnIndex, Row};
+pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 
 /// The driver, for [`Conn::client`] and its types.
 pub use tokio_postgres;

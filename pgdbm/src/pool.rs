@@ -18,6 +18,24 @@ use crate::ident;
 use crate::statement_cache::StatementCache;
 use crate::template::TemplateCache;
 
+const NO_DEBT: u32 = u32::MAX;
+
+/// The name of the savepoint that opens transaction depth `depth` (> 1).
+pub(crate) fn savepoint_name(depth: u32) -> String {
+    ident::quote(&format!("pgdbm_savepoint_{depth}"))
+}
+
+/// SQL that brings the server from a deeper transaction back to `depth`
+/// (0: no transaction).
+pub(crate) fn rollback_sql(depth: u32) -> String {
+    if depth == 0 {
+        "ROLLBACK".to_owned()
+    } else {
+        let name = savepoint_name(depth + 1);
+        format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+    }
+}
+
 /// One server connection owned by the pool.
 pub(crate) struct PgConnection {
     client: Client,
@@ -27,11 +45,11 @@ pub(crate) struct PgConnection {
     abandoned: AtomicBool,
     /// Transaction nesting depth opened through pgdbm (0 = none).
     tx_depth: AtomicU32,
-    /// Clean-up owed by a dropped transaction or batch (`ROLLBACK`, or a
-    /// rollback to a savepoint) and the depth it leaves; run before the next
-    /// call or before the connection goes back to the pool.
-    pending: Mutex<Option<(Box<str>, u32)>>,
-    has_pending: AtomicBool,
+    /// The transaction depth the server must be brought back to, owed by a
+    /// transaction or batch that was dropped while it could not clean up
+    /// itself (`NO_DEBT`: nothing owed). Paid before the next call or before
+    /// the connection goes back to the pool.
+    owed_depth: AtomicU32,
     /// Set when the connection cannot be trusted any more; it is discarded
     /// instead of going back to the pool.
     broken: AtomicBool,
@@ -66,20 +84,23 @@ impl PgConnection {
         self.abandoned.store(true, Ordering::Release);
     }
 
-    /// Records clean-up to run if the current work is abandoned; cleared
-    /// with [`clear_pending`](Self::clear_pending) when it ends normally.
-    pub(crate) fn set_pending(&self, sql: impl Into<Box<str>>, depth_after: u32) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((sql.into(), depth_after));
-        self.has_pending.store(true, Ordering::Release);
+    /// Records that, should the current work be abandoned, the server must
+    /// be brought back to transaction depth `depth`.
+    pub(crate) fn owe_rollback_to(&self, depth: u32) {
+        self.owed_depth.fetch_min(depth, Ordering::AcqRel);
     }
 
-    pub(crate) fn clear_pending(&self) {
-        self.has_pending.store(false, Ordering::Release);
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    /// The current work ended normally: nothing is owed.
+    pub(crate) fn clear_debt(&self) {
+        self.owed_depth.store(NO_DEBT, Ordering::Release);
+    }
+
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
     }
 
     fn needs_settling(&self) -> bool {
-        self.abandoned.load(Ordering::Acquire) || self.has_pending.load(Ordering::Acquire)
+        self.is_abandoned() || self.owed_depth.load(Ordering::Acquire) != NO_DEBT
     }
 
     /// Whether handing this connection to someone else needs clean-up first.
@@ -137,17 +158,17 @@ impl PgConnection {
         if self.abandoned.swap(false, Ordering::AcqRel) && !self.cancel_and_drain().await {
             return false;
         }
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        self.has_pending.store(false, Ordering::Release);
-        if let Some((sql, depth_after)) = pending {
-            if self.client.batch_execute(&sql).await.is_err() {
+        let owed = self.owed_depth.swap(NO_DEBT, Ordering::AcqRel);
+        if owed != NO_DEBT && owed < self.tx_depth() {
+            if self
+                .client
+                .batch_execute(&rollback_sql(owed))
+                .await
+                .is_err()
+            {
                 return false;
             }
-            self.set_tx_depth(depth_after);
+            self.set_tx_depth(owed);
         }
         true
     }
@@ -226,8 +247,7 @@ impl managed::Manager for ConnManager {
             cache: StatementCache::new(self.statement_cache_size),
             abandoned: AtomicBool::new(false),
             tx_depth: AtomicU32::new(0),
-            pending: Mutex::new(None),
-            has_pending: AtomicBool::new(false),
+            owed_depth: AtomicU32::new(NO_DEBT),
             broken: AtomicBool::new(false),
             queries: AtomicU64::new(0),
             task,
