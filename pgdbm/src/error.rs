@@ -119,6 +119,10 @@ pub enum Error {
     /// A column could not be read as the requested Rust type.
     #[error("{0}")]
     RowMapping(Box<RowMappingError>),
+    /// A built statement names a table without the manager's schema; it
+    /// was not sent.
+    #[error("{0}")]
+    UnqualifiedTable(Box<UnqualifiedTableError>),
 }
 
 impl Error {
@@ -525,6 +529,25 @@ impl fmt::Display for TemplateError {
             f,
             "template error at byte {}: {}",
             self.position, self.message
+        )
+    }
+}
+
+/// Details of [`Error::UnqualifiedTable`].
+#[derive(Debug, Clone)]
+pub struct UnqualifiedTableError {
+    /// The table named without the schema.
+    pub table: String,
+    /// The manager's schema it should have carried.
+    pub schema: String,
+}
+
+impl fmt::Display for UnqualifiedTableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the statement names table {:?} without the schema {:?}; nothing was sent (use db.table_ref::<T>() for table references)",
+            self.table, self.schema
         )
     }
 }

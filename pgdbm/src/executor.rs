@@ -248,39 +248,51 @@ where
         return Ok(0);
     }
     let conn = ex.lease().await?;
-    let own_transaction = conn.tx_depth() == 0;
-    conn.settle().await?;
-    if own_transaction {
-        // Owed if this future is dropped before the batch ends; the depth is
-        // set before BEGIN is sent so that a drop at any point rolls back.
-        conn.set_tx_depth(1);
-        conn.owe_rollback_to(0);
-        batch(&conn, "BEGIN", ex.call_timeout()).await?;
-    }
     let client = conn.client();
-    let guard = InFlight::start(&conn);
-    let outcome = async {
-        let statement = conn.statement(&sql).await?;
-        futures_util::stream::iter(rows)
-            .map(|params| client.execute(&statement, params))
-            .buffered(PIPELINE_DEPTH)
-            .try_fold(0u64, |total, n| async move { Ok(total + n) })
-            .await
-            .map_err(|e| Error::from_driver(e, Some(&sql)))
+    atomically(&conn, ex.call_timeout(), async {
+        let guard = InFlight::start(&conn);
+        let outcome = async {
+            let statement = conn.statement(&sql).await?;
+            futures_util::stream::iter(rows)
+                .map(|params| client.execute(&statement, params))
+                .buffered(PIPELINE_DEPTH)
+                .try_fold(0u64, |total, n| async move { Ok(total + n) })
+                .await
+                .map_err(|e| Error::from_driver(e, Some(&sql)))
+        }
+        .await;
+        guard.finish();
+        outcome
+    })
+    .await
+}
+
+/// Runs `work` (statements on `conn`) inside a transaction unless one is
+/// already open there, so a multi-statement write applies all or nothing.
+pub(crate) async fn atomically<T>(
+    conn: &PgConnection,
+    timeout: Option<Duration>,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    conn.settle().await?;
+    if conn.tx_depth() > 0 {
+        return work.await;
     }
-    .await;
-    guard.finish();
-    if own_transaction {
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        let ended = batch(&conn, end, ex.call_timeout()).await;
-        conn.set_tx_depth(0);
-        conn.clear_debt();
-        ended?;
-    }
+    // Owed if this future is dropped before the end; the depth is set
+    // before BEGIN is sent so that a drop at any point rolls back.
+    conn.set_tx_depth(1);
+    conn.owe_rollback_to(0);
+    batch(conn, "BEGIN", timeout).await?;
+    let outcome = work.await;
+    let end = if outcome.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = batch(conn, end, timeout).await;
+    conn.set_tx_depth(0);
+    conn.clear_debt();
+    ended?;
     outcome
 }
 
@@ -315,8 +327,18 @@ pub(crate) async fn fetch_stream<'a, E: Executor>(
 ) -> Result<RowStream<'a>> {
     let sql = ex.templates().render(sql)?;
     let conn = ex.lease().await?;
+    stream_on(conn, sql, params, ex.call_timeout()).await
+}
+
+/// Starts streaming an already rendered statement on `conn`.
+pub(crate) async fn stream_on<'a>(
+    conn: Lease<'a>,
+    sql: Rendered<'a>,
+    params: Params<'_>,
+    timeout: Option<Duration>,
+) -> Result<RowStream<'a>> {
     let client = conn.client();
-    let inner = run(&conn, &sql, ex.call_timeout(), |st| async move {
+    let inner = run(&conn, &sql, timeout, |st| async move {
         client.query_raw(&st, driver_params(params)).await
     })
     .await?;
@@ -577,6 +599,183 @@ macro_rules! query_methods {
             #[doc = "```"]
             pub async fn table_exists(&self, name: &str) -> $crate::Result<bool> {
                 $crate::executor::table_exists(self, name).await
+            }
+
+            #[doc = "A typed `SELECT` from table `T` in this schema; see [`Select`](crate::Select)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let users: Vec<User> = x.select::<User>().filter(User::EMAIL.eq(\"a@b\")).all().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn select<T: $crate::Table>(&self) -> $crate::Select<'_, T> {
+                $crate::Select::new($crate::query::Target::from(self))
+            }
+
+            #[doc = "The row of `T` with primary key `key` (a tuple for a composite key), or `None`."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let user: Option<User> = x.find::<User>(&7).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn find<T: $crate::Table>(&self, key: &T::Key) -> $crate::Result<Option<T>> {
+                $crate::query::find::<T>($crate::query::Target::from(self), key).await
+            }
+
+            #[doc = "A typed `INSERT` of `row` (generated columns left to the database); see [`Insert`](crate::Insert)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let saved: User = x.insert(&User { id: 0, email: \"a@b\".into() }).returning::<User>().one().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn insert<'e, T: $crate::Table>(&'e self, row: &'e T) -> $crate::Insert<'e, T> {
+                $crate::Insert::new($crate::query::Target::from(self), std::slice::from_ref(row))
+            }
+
+            #[doc = "A typed multi-row `INSERT`, chunked under the 65,535-parameter limit; several chunks run in one transaction."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n = x.insert_many(&users).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn insert_many<'e, T: $crate::Table>(&'e self, rows: &'e [T]) -> $crate::Insert<'e, T> {
+                $crate::Insert::new($crate::query::Target::from(self), rows)
+            }
+
+            #[doc = "A typed `UPDATE` of table `T`; see [`Update`](crate::Update)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n = x.update::<User>().set(User::EMAIL, \"new@b\").filter(User::ID.eq(7)).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn update<T: $crate::Table>(&self) -> $crate::Update<'_, T> {
+                $crate::Update::new($crate::query::Target::from(self))
+            }
+
+            #[doc = "Writes every non-key, non-generated column of `row`, matched by its primary key; returns rows updated."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.update_row(&user).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn update_row<T: $crate::Table>(&self, row: &T) -> $crate::Result<u64> {
+                $crate::query::update_row($crate::query::Target::from(self), row).await
+            }
+
+            #[doc = "A typed `DELETE` from table `T`; see [`Delete`](crate::Delete)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n = x.delete::<User>().filter(User::ID.eq(7)).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn delete<T: $crate::Table>(&self) -> $crate::Delete<'_, T> {
+                $crate::Delete::new($crate::query::Target::from(self))
+            }
+
+            #[doc = "Deletes the row with `row`'s primary key; returns rows deleted."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.delete_row(&user).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn delete_row<T: $crate::Table>(&self, row: &T) -> $crate::Result<u64> {
+                $crate::query::delete_row($crate::query::Target::from(self), row).await
+            }
+
+            #[doc = "Runs a hand-built sea-query statement; returns rows affected."]
+            #[doc = ""]
+            #[doc = "Tables the audit can see (FROM, INTO, UPDATE, DELETE FROM, JOIN tables) must carry"]
+            #[doc = "this manager's schema (use [`table_ref`](Self::table_ref)), else"]
+            #[doc = "[`Error::UnqualifiedTable`](crate::Error::UnqualifiedTable) and nothing is sent. The audit"]
+            #[doc = "does not see subqueries in WHERE or column qualifiers: for strict enforcement pin"]
+            #[doc = "`search_path` to `pg_catalog` in `server_settings`."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = "use pgdbm::sea_query::{Query, Expr, ExprTrait};"]
+            #[doc = $setup]
+            #[doc = "let stmt = Query::delete().from_table(x.table_ref::<User>()).and_where(Expr::col(\"id\").lt(10)).to_owned();"]
+            #[doc = "x.run(&stmt).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn run<S>(&self, statement: &S) -> $crate::Result<u64>
+            where
+                S: $crate::sea_query::QueryStatementWriter + $crate::sea_query::audit::AuditTrait + Sync,
+            {
+                $crate::query::run_statement($crate::query::Target::from(self), statement).await
+            }
+
+            #[doc = "A sea-query table reference to `T` qualified with this schema."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let users = x.table_ref::<User>();"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn table_ref<T: $crate::Table>(&self) -> $crate::sea_query::TableRef {
+                use $crate::executor::Executor as _;
+                $crate::query::table_ref::<T>(self.templates().schema())
+            }
+
+            #[doc = "The first row of a raw templated query as `R` (Python's `fetch_as_model`), or `None`."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::FromRow)] struct Stat { name: String, n: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let s: Option<Stat> = x.fetch_as(\"SELECT 'users' AS name, count(*) AS n FROM {{tables.users}}\", &[]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "fetch_as_model")]
+            pub async fn fetch_as<R: $crate::FromRow>(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<Option<R>> {
+                $crate::query::fetch_as($crate::query::Target::from(self), sql, params).await
+            }
+
+            #[doc = "Every row of a raw templated query as `R` (Python's `fetch_all_as_model`)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let pairs: Vec<(i64, String)> = x.fetch_all_as(\"SELECT id, email FROM {{tables.users}}\", &[]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            #[doc(alias = "fetch_all_as_model")]
+            pub async fn fetch_all_as<R: $crate::FromRow>(
+                &self,
+                sql: &str,
+                params: $crate::Params<'_>,
+            ) -> $crate::Result<Vec<R>> {
+                $crate::query::fetch_all_as($crate::query::Target::from(self), sql, params).await
             }
 
             #[doc = "The SQL a template expands to here (Python's `prepare_query`)."]

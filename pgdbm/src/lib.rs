@@ -43,8 +43,10 @@ mod executor;
 mod ident;
 mod lex;
 mod pool;
+mod query;
 mod row;
 mod statement_cache;
+mod table;
 mod template;
 pub mod testing;
 mod transaction;
@@ -54,15 +56,28 @@ pub use conn::Conn;
 pub use database::Database;
 pub use error::{
     ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,
-    TemplateError, TimeoutError,
+    TemplateError, TimeoutError, UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
+/// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
+pub use pgdbm_derive::FromRow;
+/// Derives [`Table`](trait@Table) (and [`FromRow`](trait@FromRow)) for a struct with named fields.
+pub use pgdbm_derive::Table;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
+pub use query::{
+    ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,
+    Select, Update, count_all,
+};
 pub use row::{ColumnIndex, Row};
+pub use table::{Column, ColumnDef, FromRow, Param, RowSource, Table};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 
+/// The query builder, for [`Database::run`] and [`Database::table_ref`].
+pub use sea_query;
 /// The driver, for [`Conn::client`] and its types.
 pub use tokio_postgres;
+/// json/jsonb values through serde.
+pub use tokio_postgres::types::Json;
 /// Encodes a Rust value as a query parameter (re-exported from tokio-postgres).
 pub use tokio_postgres::types::ToSql;
 
@@ -83,5 +98,25 @@ macro_rules! params {
 /// Items generated code and macros refer to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use tokio_postgres::types::FromSqlOwned;
+    pub use crate::error::{Error, Result};
+    pub use crate::table::{Column, ColumnDef, FromRow, Param, RowSource, Table, check_column};
+    pub use core::default::Default;
+    pub use std::boxed::Box;
+    pub use std::vec::Vec;
+    pub use tokio_postgres::Column as PgColumn;
+    pub use tokio_postgres::types::{FromSql, FromSqlOwned, Json, ToSql};
+
+    /// Asserts at compile time that a field type can be a column.
+    pub const fn assert_column_type<T: ColumnType>() {}
+    /// Asserts at compile time that a `json` field type goes through serde.
+    pub const fn assert_json_type<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+
+    /// A type that can be stored in a PostgreSQL column.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a column: it must implement tokio-postgres' `ToSql` and `FromSql`",
+        label = "unsupported column type",
+        note = "store serde types with `#[pgdbm(json)]`, or leave the field out with `#[pgdbm(skip)]`"
+    )]
+    pub trait ColumnType {}
+    impl<T: ToSql + FromSqlOwned + Send + Sync> ColumnType for T {}
 }

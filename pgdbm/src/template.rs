@@ -194,6 +194,8 @@ fn parse_placeholder(sql: &str, open: usize) -> Result<Option<(Placeholder, usiz
 pub(crate) struct TemplateCache {
     schema: Option<Arc<str>>,
     expanded: RwLock<HashMap<Box<str>, Arc<str>>>,
+    /// Typed builders' statements rendered for this schema, by shape.
+    pub(crate) shapes: crate::query::ShapeCache,
 }
 
 impl TemplateCache {
@@ -202,6 +204,7 @@ impl TemplateCache {
         TemplateCache {
             schema,
             expanded: RwLock::new(HashMap::new()),
+            shapes: crate::query::ShapeCache::default(),
         }
     }
 

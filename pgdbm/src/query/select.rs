@@ -1,0 +1,437 @@
+//! `SELECT` for a [`Table`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
+use sea_query::{JoinType, Order};
+use tokio_postgres::types::FromSqlOwned;
+
+use super::expr::{ColRef, Expr, Node, OrderBy};
+use super::render::{self, Built, Target, column, condition, table};
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::table::{Column, FromRow, Param, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SelectKind {
+    Rows,
+    Count,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum JoinKind {
+    Inner,
+    Left,
+}
+
+/// Everything about a SELECT but its values: the cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SelectShape {
+    table: &'static str,
+    columns: Vec<ColRef>,
+    kind: SelectKind,
+    joins: Vec<(JoinKind, &'static str, Node)>,
+    filter: Option<Node>,
+    group_by: Vec<ColRef>,
+    having: Option<Node>,
+    order: Vec<OrderBy>,
+    limit: bool,
+    offset: bool,
+}
+
+/// A typed `SELECT` from table `T`, decoding rows into `R` (`T` itself, or a
+/// tuple after [`columns`](Select::columns)).
+///
+/// Every table and column reference carries the schema of the manager the
+/// builder came from.
+///
+/// ```no_run
+/// # use pgdbm::Table;
+/// # #[derive(Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let active: Vec<User> = db.select::<User>()
+///     .filter(User::ACTIVE.eq(true).and(User::EMAIL.like("%@x.io")))
+///     .order_by(User::ID.desc())
+///     .limit(50)
+///     .all()
+///     .await?;
+/// let emails: Vec<(i64, String)> = db.select::<User>().columns((User::ID, User::EMAIL)).all().await?;
+/// let n = db.select::<User>().filter(User::ACTIVE.eq(false)).count().await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a query does nothing until it is awaited with all(), one(), optional(), stream(), count() or exists()"]
+pub struct Select<'e, T, R = T> {
+    target: Target<'e>,
+    shape: SelectShape,
+    join_values: Vec<Param<'e>>,
+    filter_values: Vec<Param<'e>>,
+    having_values: Vec<Param<'e>>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    _rows: PhantomData<fn() -> (T, R)>,
+}
+
+impl<T, R> std::fmt::Debug for Select<'_, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select")
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+fn owned<'e>(values: Vec<super::expr::BoxValue>) -> impl Iterator<Item = Param<'e>> {
+    values.into_iter().map(Param::Owned)
+}
+
+fn all_columns<T: Table>() -> Vec<ColRef> {
+    T::COLUMN_DEFS
+        .iter()
+        .map(|c| ColRef {
+            table: T::TABLE,
+            column: c.name,
+        })
+        .collect()
+}
+
+impl<'e, T: Table> Select<'e, T, T> {
+    pub(crate) fn new(target: Target<'e>) -> Self {
+        Select {
+            target,
+            shape: SelectShape {
+                table: T::TABLE,
+                columns: all_columns::<T>(),
+                kind: SelectKind::Rows,
+                joins: Vec::new(),
+                filter: None,
+                group_by: Vec::new(),
+                having: None,
+                order: Vec::new(),
+                limit: false,
+                offset: false,
+            },
+            join_values: Vec::new(),
+            filter_values: Vec::new(),
+            having_values: Vec::new(),
+            limit: None,
+            offset: None,
+            _rows: PhantomData,
+        }
+    }
+
+    /// A filter built by pgdbm with values borrowed for the builder's life.
+    pub(crate) fn filter_node(mut self, node: Node, values: Vec<Param<'e>>) -> Self {
+        self.shape.filter = Some(node);
+        self.filter_values = values;
+        self
+    }
+}
+
+impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
+    /// Adds a WHERE condition; several calls are joined with AND.
+    pub fn filter(mut self, condition: Expr) -> Self {
+        self.shape.filter = Some(match self.shape.filter.take() {
+            Some(prev) => Node::And(Box::new(prev), Box::new(condition.node)),
+            None => condition.node,
+        });
+        self.filter_values.extend(owned(condition.values));
+        self
+    }
+
+    /// Adds an ORDER BY term.
+    pub fn order_by(mut self, order: OrderBy) -> Self {
+        self.shape.order.push(order);
+        self
+    }
+
+    /// At most `n` rows (bound as a parameter).
+    pub fn limit(mut self, n: u64) -> Self {
+        self.shape.limit = true;
+        self.limit = Some(i64::try_from(n).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// Skips `n` rows (bound as a parameter).
+    pub fn offset(mut self, n: u64) -> Self {
+        self.shape.offset = true;
+        self.offset = Some(i64::try_from(n).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// `INNER JOIN` table `U` (in the same schema) on `on`.
+    pub fn join<U: Table>(self, on: Expr) -> Self {
+        self.add_join::<U>(JoinKind::Inner, on)
+    }
+
+    /// `LEFT JOIN` table `U` (in the same schema) on `on`.
+    pub fn left_join<U: Table>(self, on: Expr) -> Self {
+        self.add_join::<U>(JoinKind::Left, on)
+    }
+
+    fn add_join<U: Table>(mut self, kind: JoinKind, on: Expr) -> Self {
+        self.shape.joins.push((kind, U::TABLE, on.node));
+        self.join_values.extend(owned(on.values));
+        self
+    }
+
+    /// Adds a GROUP BY column.
+    pub fn group_by<U: Table, V, F>(mut self, column: Column<U, V, F>) -> Self {
+        self.shape.group_by.push(column.col_ref());
+        self
+    }
+
+    /// Adds a HAVING condition (see [`count_all`](crate::count_all)).
+    pub fn having(mut self, condition: Expr) -> Self {
+        self.shape.having = Some(match self.shape.having.take() {
+            Some(prev) => Node::And(Box::new(prev), Box::new(condition.node)),
+            None => condition.node,
+        });
+        self.having_values.extend(owned(condition.values));
+        self
+    }
+
+    /// Selects only `columns` (one column or a tuple of them), decoded
+    /// into a tuple of the fields' types.
+    pub fn columns<C: Columns>(self, columns: C) -> Select<'e, T, C::Output> {
+        let mut shape = self.shape;
+        shape.columns = columns.refs();
+        Select {
+            target: self.target,
+            shape,
+            join_values: self.join_values,
+            filter_values: self.filter_values,
+            having_values: self.having_values,
+            limit: self.limit,
+            offset: self.offset,
+            _rows: PhantomData,
+        }
+    }
+
+    fn built(&self, shape: &SelectShape) -> Result<Arc<Built>> {
+        let schema = self.target.schema();
+        self.target
+            .templates()
+            .shapes
+            .selects
+            .get_or_build(shape, || render::render(&statement(shape, schema), schema))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Param<'e>> {
+        self.join_values
+            .iter()
+            .chain(&self.filter_values)
+            .chain(&self.having_values)
+    }
+
+    fn params<'a>(&'a self, built: &Built) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
+        let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            self.values().map(Param::as_sql).collect();
+        if let Some(limit) = &self.limit {
+            values.push(limit);
+        }
+        if let Some(offset) = &self.offset {
+            values.push(offset);
+        }
+        built.order.iter().map(|&i| values[i]).collect()
+    }
+
+    /// The SQL this builder runs, for the manager's schema, with `$n`
+    /// placeholders.
+    pub fn to_sql(&self) -> Result<String> {
+        Ok(self.built(&self.shape)?.sql.clone())
+    }
+
+    /// Every matching row.
+    pub async fn all(self) -> Result<Vec<R>> {
+        let built = self.built(&self.shape)?;
+        let params = self.params(&built);
+        let (statement, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
+        render::decode_all(&statement, &rows, Some(&built.indices))
+    }
+
+    /// Exactly one row: [`Error::NotFound`] for none,
+    /// [`Error::TooManyRows`] for more.
+    pub async fn one(self) -> Result<R> {
+        let sql_for_error = self.to_sql()?;
+        let mut rows = self.all().await?;
+        match rows.len() {
+            1 => Ok(rows.swap_remove(0)),
+            0 => Err(Error::NotFound(sql_for_error.into())),
+            _ => Err(Error::TooManyRows(sql_for_error.into())),
+        }
+    }
+
+    /// Zero or one row; more is [`Error::TooManyRows`].
+    pub async fn optional(self) -> Result<Option<R>> {
+        let sql_for_error = self.to_sql()?;
+        let mut rows = self.all().await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(Some(rows.swap_remove(0))),
+            _ => Err(Error::TooManyRows(sql_for_error.into())),
+        }
+    }
+
+    /// The number of matching rows (`SELECT count(*)`; order, limit and
+    /// offset are ignored).
+    pub async fn count(self) -> Result<i64> {
+        let mut shape = self.shape.clone();
+        shape.kind = SelectKind::Count;
+        shape.order.clear();
+        shape.limit = false;
+        shape.offset = false;
+        let built = self.built(&shape)?;
+        let mut without_paging = self;
+        without_paging.limit = None;
+        without_paging.offset = None;
+        let params = without_paging.params(&built);
+        let (_, rows) = render::query_rows(&without_paging.target, &built.sql, &params).await?;
+        rows.first()
+            .map(|row| crate::row::read_column::<i64>(row, 0))
+            .unwrap_or(Ok(0))
+    }
+
+    /// Whether any row matches.
+    pub async fn exists(self) -> Result<bool> {
+        let mut shape = self.shape.clone();
+        shape.kind = SelectKind::Exists;
+        shape.order.clear();
+        shape.limit = false;
+        shape.offset = false;
+        let built = self.built(&shape)?;
+        let mut without_paging = self;
+        without_paging.limit = None;
+        without_paging.offset = None;
+        let params = without_paging.params(&built);
+        let (_, rows) = render::query_rows(&without_paging.target, &built.sql, &params).await?;
+        rows.first()
+            .map(|row| crate::row::read_column::<bool>(row, 0))
+            .unwrap_or(Ok(false))
+    }
+
+    /// The matching rows as a stream, read from the server as consumed.
+    pub async fn stream(self) -> Result<impl Stream<Item = Result<R>> + Send + 'e>
+    where
+        R: 'e,
+    {
+        let built = self.built(&self.shape)?;
+        let params = self.params(&built);
+        let sql = crate::template::Rendered::Expanded(Arc::from(built.sql.as_str()));
+        let timeout = self.target.call_timeout();
+        let conn = self.target.lease_owned().await?;
+        let rows = crate::executor::stream_on(conn, sql, &params, timeout).await?;
+        let mut indices: Option<Vec<usize>> = built.indices.get().cloned();
+        Ok(rows.map(move |row| {
+            let row = row?;
+            let raw = row.as_driver_row();
+            let indices = match &indices {
+                Some(indices) => indices,
+                None => {
+                    let resolved = crate::table::resolve::<R>(raw.columns())?;
+                    R::check(raw.columns(), &resolved)?;
+                    indices.insert(resolved)
+                }
+            };
+            R::decode(raw, indices)
+        }))
+    }
+}
+
+/// Builds the sea-query statement for a shape, numbering values in the
+/// canonical order: joins, filter, having, limit, offset.
+fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStatement {
+    let mut next = 0;
+    let mut q = sea_query::Query::select();
+    match shape.kind {
+        SelectKind::Rows => {
+            for col in &shape.columns {
+                q.expr(column(schema, *col));
+            }
+        }
+        SelectKind::Count => {
+            q.expr(sea_query::Expr::cust("count(*)"));
+        }
+        SelectKind::Exists => {
+            q.expr(sea_query::Expr::cust("true"));
+        }
+    }
+    q.from(table(schema, shape.table));
+    for (kind, joined, on) in &shape.joins {
+        let kind = match kind {
+            JoinKind::Inner => JoinType::InnerJoin,
+            JoinKind::Left => JoinType::LeftJoin,
+        };
+        q.join(
+            kind,
+            table(schema, joined),
+            condition(on, schema, &mut next),
+        );
+    }
+    if let Some(filter) = &shape.filter {
+        q.and_where(condition(filter, schema, &mut next));
+    }
+    for col in &shape.group_by {
+        q.add_group_by([column(schema, *col)]);
+    }
+    if let Some(having) = &shape.having {
+        q.and_having(condition(having, schema, &mut next));
+    }
+    for order in &shape.order {
+        let direction = if order.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        q.order_by_expr(column(schema, order.column), direction);
+    }
+    if shape.kind == SelectKind::Exists {
+        q.limit(1);
+        let mut outer = sea_query::Query::select();
+        outer.expr(sea_query::Expr::exists(q));
+        return outer;
+    }
+    // sea-query takes LIMIT and OFFSET as numbers; the marker numbers name
+    // the builder values they bind, like every other placeholder.
+    if shape.limit {
+        q.limit(next as u64);
+        next += 1;
+    }
+    if shape.offset {
+        q.offset(next as u64);
+    }
+    q
+}
+
+/// One column or a tuple of columns to select, read into the fields' types.
+pub trait Columns {
+    /// What a row decodes into.
+    type Output: FromRow;
+    #[doc(hidden)]
+    fn refs(self) -> Vec<ColRef>;
+}
+
+impl<T: Table, V, F: FromSqlOwned + Send> Columns for Column<T, V, F> {
+    type Output = (F,);
+    fn refs(self) -> Vec<ColRef> {
+        vec![self.col_ref()]
+    }
+}
+
+macro_rules! column_tuples {
+    ($($t:ident $v:ident $f:ident $i:tt),+) => {
+        impl<$($t: Table, $v, $f: FromSqlOwned + Send),+> Columns for ($(Column<$t, $v, $f>,)+) {
+            type Output = ($($f,)+);
+            fn refs(self) -> Vec<ColRef> {
+                vec![$(self.$i.col_ref()),+]
+            }
+        }
+    };
+}
+
+column_tuples!(T1 V1 F1 0);
+column_tuples!(T1 V1 F1 0, T2 V2 F2 1);
+column_tuples!(T1 V1 F1 0, T2 V2 F2 1, T3 V3 F3 2);
+column_tuples!(T1 V1 F1 0, T2 V2 F2 1, T3 V3 F3 2, T4 V4 F4 3);
+column_tuples!(T1 V1 F1 0, T2 V2 F2 1, T3 V3 F3 2, T4 V4 F4 3, T5 V5 F5 4);
+column_tuples!(T1 V1 F1 0, T2 V2 F2 1, T3 V3 F3 2, T4 V4 F4 3, T5 V5 F5 4, T6 V6 F6 5);

@@ -1,0 +1,315 @@
+//! What `#[derive(Table)]` and `#[derive(FromRow)]` implement: table
+//! metadata, typed column handles and row decoding.
+
+use std::any::type_name;
+use std::marker::PhantomData;
+
+use tokio_postgres::types::{FromSql, FromSqlOwned, ToSql};
+
+use crate::error::{Error, Result};
+
+/// One stored column of a [`Table`].
+///
+/// ```
+/// let id = pgdbm::ColumnDef::new("id").primary_key().generated();
+/// assert!(id.primary_key && id.generated && !id.json);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ColumnDef {
+    /// The column's name in SQL, exactly as it is stored.
+    pub name: &'static str,
+    /// Part of the primary key.
+    pub primary_key: bool,
+    /// Filled by the database (identity, default, trigger): left out of
+    /// inserts, read back through `returning`.
+    pub generated: bool,
+    /// Stored as json/jsonb through serde.
+    pub json: bool,
+    /// The SQL type given with `#[pgdbm(sql_type = "...")]`, if any.
+    pub sql_type: Option<&'static str>,
+}
+
+impl ColumnDef {
+    /// A plain column.
+    pub const fn new(name: &'static str) -> Self {
+        ColumnDef {
+            name,
+            primary_key: false,
+            generated: false,
+            json: false,
+            sql_type: None,
+        }
+    }
+    /// Marks it as part of the primary key.
+    pub const fn primary_key(mut self) -> Self {
+        self.primary_key = true;
+        self
+    }
+    /// Marks it as filled by the database.
+    pub const fn generated(mut self) -> Self {
+        self.generated = true;
+        self
+    }
+    /// Marks it as stored through serde as json.
+    pub const fn json(mut self) -> Self {
+        self.json = true;
+        self
+    }
+    /// Records its SQL type.
+    pub const fn sql_type(mut self, sql_type: &'static str) -> Self {
+        self.sql_type = Some(sql_type);
+        self
+    }
+}
+
+/// A parameter value taken from a row: borrowed from the field, or owned
+/// when the field needs a wrapper to be sent (json fields).
+pub enum Param<'a> {
+    /// A field that is sent as it is.
+    Ref(&'a (dyn ToSql + Sync)),
+    /// A wrapped field.
+    Owned(Box<dyn ToSql + Sync + Send + 'a>),
+}
+
+impl std::fmt::Debug for Param<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Param::Ref(_) => "Param::Ref",
+            Param::Owned(_) => "Param::Owned",
+        })
+    }
+}
+
+impl Param<'_> {
+    /// The value as tokio-postgres takes it.
+    pub fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Ref(value) => *value,
+            Param::Owned(value) => &**value,
+        }
+    }
+}
+
+/// A struct that maps to one table. Implemented by `#[derive(Table)]`.
+///
+/// The manager owns the schema: a `Table` names only its table, and every
+/// statement built for it is qualified with the schema of the `Database` it
+/// runs on.
+///
+/// ```
+/// use pgdbm::Table;
+///
+/// #[derive(Table, Debug)]
+/// #[pgdbm(table = "users")]
+/// struct User {
+///     #[pgdbm(primary_key, generated)]
+///     id: i64,
+///     email: String,
+/// }
+///
+/// assert_eq!(User::TABLE, "users");
+/// assert_eq!(User::COLUMN_DEFS.len(), 2);
+/// assert_eq!(User::EMAIL.name(), "email");
+/// ```
+pub trait Table: FromRow + Send + Sync + 'static {
+    /// The table's name in SQL, exactly as stored.
+    const TABLE: &'static str;
+    /// The stored columns, in field order (skipped fields left out).
+    const COLUMN_DEFS: &'static [ColumnDef];
+    /// The primary key: the key field's type, or a tuple for a composite
+    /// key; `()` when the table has none.
+    type Key: Send + Sync;
+
+    /// The value of column `index` (an index into [`COLUMN_DEFS`](Table::COLUMN_DEFS)).
+    fn value(&self, index: usize) -> Param<'_>;
+
+    /// Pushes the key's values, in key column order.
+    fn key_values<'a>(key: &'a Self::Key, out: &mut Vec<Param<'a>>);
+}
+
+/// A type a row decodes into. Implemented by `#[derive(Table)]`,
+/// `#[derive(FromRow)]`, and for tuples (read by position).
+///
+/// Decoding is in two steps so that names are resolved and types checked
+/// once per statement, not once per row.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// #[derive(pgdbm::FromRow)]
+/// struct Count { table_name: String, n: i64 }
+/// let counts: Vec<Count> = db.fetch_all_as("SELECT 'users' AS table_name, count(*) AS n FROM {{tables.users}}", &[]).await?;
+/// let pairs: Vec<(String, i64)> = db.fetch_all_as("SELECT email, id FROM {{tables.users}}", &[]).await?;
+/// # Ok(()) }
+/// ```
+pub trait FromRow: Sized + Send {
+    /// The column names read, in field order; `None` reads by position.
+    const NAMES: Option<&'static [&'static str]>;
+
+    /// Checks that the columns at `indices` (one per field) can be read
+    /// into the fields.
+    fn check(columns: &[tokio_postgres::Column], indices: &[usize]) -> Result<()>;
+
+    /// Decodes a row whose columns were checked.
+    fn decode<R: RowSource>(row: &R, indices: &[usize]) -> Result<Self>;
+}
+
+/// Where decoded values come from: a query row or a binary COPY row.
+/// Sealed.
+pub trait RowSource: sealed::Sealed {
+    #[doc(hidden)]
+    fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for tokio_postgres::Row {}
+    impl Sealed for tokio_postgres::binary_copy::BinaryCopyOutRow {}
+}
+
+impl RowSource for tokio_postgres::Row {
+    fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T> {
+        crate::row::read_column(self, index)
+    }
+}
+
+impl RowSource for tokio_postgres::binary_copy::BinaryCopyOutRow {
+    fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T> {
+        self.try_get(index)
+            .map_err(|e| Error::row_mapping(format!("#{index}"), type_name::<T>(), e.to_string()))
+    }
+}
+
+/// Checks that column `index` can be read as `T`; used by generated code.
+#[doc(hidden)]
+pub fn check_column<T: for<'a> FromSql<'a>>(
+    columns: &[tokio_postgres::Column],
+    index: usize,
+) -> Result<()> {
+    let column = &columns[index];
+    if T::accepts(column.type_()) {
+        Ok(())
+    } else {
+        Err(Error::row_mapping(
+            column.name(),
+            type_name::<T>(),
+            format!("SQL type {}", column.type_()),
+        ))
+    }
+}
+
+/// The indices of `names` among `columns`, or a mapping error naming the
+/// first missing one.
+pub(crate) fn resolve<R: FromRow>(columns: &[tokio_postgres::Column]) -> Result<Vec<usize>> {
+    match R::NAMES {
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                columns
+                    .iter()
+                    .position(|c| c.name() == *name)
+                    .ok_or_else(|| {
+                        Error::row_mapping(*name, type_name::<R>(), "no such column in the result")
+                    })
+            })
+            .collect(),
+        None => Ok((0..columns.len()).collect()),
+    }
+}
+
+/// Reads nothing: for statements run for their effect.
+impl FromRow for () {
+    const NAMES: Option<&'static [&'static str]> = Some(&[]);
+    fn check(_: &[tokio_postgres::Column], _: &[usize]) -> Result<()> {
+        Ok(())
+    }
+    fn decode<S: RowSource>(_: &S, _: &[usize]) -> Result<Self> {
+        Ok(())
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($name:ident : $index:tt),+) => {
+        impl<$($name: FromSqlOwned + Send),+> FromRow for ($($name,)+) {
+            const NAMES: Option<&'static [&'static str]> = None;
+
+            fn check(columns: &[tokio_postgres::Column], indices: &[usize]) -> Result<()> {
+                let arity = [$($index),+].len();
+                if indices.len() != arity {
+                    return Err(Error::row_mapping(
+                        format!("#{}", indices.len().min(arity)),
+                        type_name::<Self>(),
+                        format!("{} columns in the result", indices.len()),
+                    ));
+                }
+                $(check_column::<$name>(columns, indices[$index])?;)+
+                Ok(())
+            }
+
+            fn decode<R: RowSource>(row: &R, indices: &[usize]) -> Result<Self> {
+                Ok(($(row.read::<$name>(indices[$index])?,)+))
+            }
+        }
+    };
+}
+
+tuple_from_row!(A: 0);
+tuple_from_row!(A: 0, B: 1);
+tuple_from_row!(A: 0, B: 1, C: 2);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6);
+tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7);
+
+/// A typed handle on one column of table `T` holding values of type `V`
+/// (for a nullable column, `V` is the type inside the `Option`); `F` is the
+/// field's own type (`Option<V>` for a nullable column), what selecting the
+/// column reads.
+///
+/// `#[derive(Table)]` generates one per field as an associated constant in
+/// upper case: `User::EMAIL: Column<User, String>`. Comparisons take
+/// `impl Into<V>`, so `User::EMAIL.eq("a@b")` compiles and
+/// `User::EMAIL.eq(5)` does not; the value is bound as exactly `V`.
+///
+/// ```
+/// # use pgdbm::Table;
+/// # #[derive(Table)] struct User { #[pgdbm(primary_key)] id: i64, email: String, age: Option<i32> }
+/// let adults = User::AGE.ge(18).and(User::EMAIL.like("%@example.com"));
+/// let by_age = User::AGE.desc();
+/// ```
+pub struct Column<T, V, F = V> {
+    name: &'static str,
+    _marker: ColumnMarker<T, V, F>,
+}
+
+/// Ties a column to its table and types without owning any of them.
+type ColumnMarker<T, V, F> = PhantomData<fn() -> (T, V, F)>;
+
+impl<T, V, F> Clone for Column<T, V, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, V, F> Copy for Column<T, V, F> {}
+
+impl<T, V, F> std::fmt::Debug for Column<T, V, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column({})", self.name)
+    }
+}
+
+impl<T, V, F> Column<T, V, F> {
+    /// A handle on the column named `name` (used by generated code).
+    pub const fn new(name: &'static str) -> Self {
+        Column {
+            name,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The column's SQL name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
