@@ -202,6 +202,17 @@ pub struct DatabaseConfig {
     /// Prepared statements cached per connection; the least recently used
     /// is evicted beyond this. Default `1000`.
     pub statement_cache_size: usize,
+
+    /// Run statements issued directly on a `Database` over a few shared,
+    /// pipelined connections instead of one exclusive pooled connection per
+    /// call. `acquire()`, transactions, streams, COPY, batches and calls with
+    /// their own timeout keep exclusive connections. Default `true`.
+    pub multiplex: bool,
+    /// The most shared connections multiplexing opens. Default `4`.
+    pub multiplex_connections: usize,
+    /// Requests in flight on every shared connection before another is
+    /// opened. Default `16`.
+    pub multiplex_depth: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -236,6 +247,9 @@ impl Default for DatabaseConfig {
             retry_backoff: 2.0,
             retry_max_delay: Duration::from_secs(30),
             statement_cache_size: 1000,
+            multiplex: true,
+            multiplex_connections: 4,
+            multiplex_depth: 16,
         }
     }
 }
@@ -280,6 +294,9 @@ impl fmt::Debug for DatabaseConfig {
             .field("retry_backoff", &self.retry_backoff)
             .field("retry_max_delay", &self.retry_max_delay)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("multiplex", &self.multiplex)
+            .field("multiplex_connections", &self.multiplex_connections)
+            .field("multiplex_depth", &self.multiplex_depth)
             .finish()
     }
 }
@@ -642,6 +659,17 @@ impl DatabaseConfig {
         self
     }
 
+    /// Turns multiplexing of `Database`-level statements on or off.
+    ///
+    /// ```
+    /// let config = pgdbm::DatabaseConfig::default().with_multiplexing(false);
+    /// assert!(!config.multiplex);
+    /// ```
+    pub fn with_multiplexing(mut self, on: bool) -> Self {
+        self.multiplex = on;
+        self
+    }
+
     /// Checks the configuration, returning [`Error::Config`] naming the
     /// first field at fault.
     ///
@@ -684,6 +712,12 @@ impl DatabaseConfig {
         }
         if self.statement_cache_size == 0 {
             return Err(Error::config("statement_cache_size", "must be at least 1"));
+        }
+        if self.multiplex && self.multiplex_connections == 0 {
+            return Err(Error::config("multiplex_connections", "must be at least 1"));
+        }
+        if self.multiplex && self.multiplex_depth == 0 {
+            return Err(Error::config("multiplex_depth", "must be at least 1"));
         }
 
         if let Some(schema) = &self.schema {

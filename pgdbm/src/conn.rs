@@ -70,6 +70,7 @@ impl Drop for PooledConn {
 pub(crate) enum Lease<'a> {
     Owned(PooledConn),
     Borrowed(&'a PgConnection),
+    Shared(crate::mux::SharedLease<'a>),
 }
 
 impl Deref for Lease<'_> {
@@ -79,6 +80,7 @@ impl Deref for Lease<'_> {
         match self {
             Lease::Owned(conn) => conn,
             Lease::Borrowed(conn) => conn,
+            Lease::Shared(conn) => conn,
         }
     }
 }
@@ -165,6 +167,13 @@ impl crate::executor::Executor for Conn {
 
     fn call_timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    fn check_session(&self, sql: &str) -> crate::Result<()> {
+        if crate::lex::session_statement(sql).is_some() {
+            self.conn.mark_session_dirty();
+        }
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ struct DbShared {
     templates: Arc<TemplateCache>,
     owns_pool: bool,
     timeout: Option<Duration>,
+    timeout_override: bool,
 }
 
 /// The database manager: runs queries on a pooled connection with the
@@ -107,6 +108,7 @@ impl Database {
                 templates,
                 owns_pool,
                 timeout,
+                timeout_override: false,
             }),
         })
     }
@@ -141,6 +143,7 @@ impl Database {
                 templates: self.inner.templates.clone(),
                 owns_pool: false,
                 timeout: limit,
+                timeout_override: true,
             }),
         }
     }
@@ -152,6 +155,18 @@ impl Database {
     /// ```
     pub fn schema(&self) -> Option<&str> {
         self.inner.templates.schema()
+    }
+
+    /// The shared connections this manager's statements use: none when
+    /// multiplexing is off, or for a manager with its own per-call timeout
+    /// (a timeout is enforced with a cancel, which only an exclusive
+    /// connection can take).
+    fn multiplexer(&self) -> Option<&crate::mux::Mux> {
+        if self.inner.timeout_override {
+            None
+        } else {
+            self.inner.pool.mux()
+        }
     }
 
     pub(crate) fn template_cache(&self) -> Arc<TemplateCache> {
@@ -175,9 +190,11 @@ impl Database {
     /// # Ok(()) }
     /// ```
     pub async fn create_schema(&self) -> Result<()> {
-        if let Some(schema) = self.schema() {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ident::quote(schema));
-            self.execute(&sql, &[]).await?;
+        if self.schema().is_some() {
+            // Through the template, so the name is quoted exactly once: a
+            // schema containing `{{` must not be expanded again.
+            self.execute("CREATE SCHEMA IF NOT EXISTS {{schema}}", &[])
+                .await?;
         }
         Ok(())
     }
@@ -242,6 +259,20 @@ impl Database {
 impl crate::executor::Executor for Database {
     async fn lease(&self) -> Result<Lease<'_>> {
         Ok(Lease::Owned(PooledConn::new(self.inner.pool.get().await?)))
+    }
+
+    async fn lease_shared(&self) -> Result<Lease<'_>> {
+        match self.multiplexer() {
+            Some(mux) => Ok(Lease::Shared(mux.lease().await?)),
+            None => self.lease().await,
+        }
+    }
+
+    fn check_session(&self, sql: &str) -> Result<()> {
+        if self.multiplexer().is_some() {
+            crate::lex::refuse_session_state(sql)?;
+        }
+        Ok(())
     }
 
     fn templates(&self) -> &TemplateCache {

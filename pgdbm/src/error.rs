@@ -119,6 +119,11 @@ pub enum Error {
     /// A column could not be read as the requested Rust type.
     #[error("{0}")]
     RowMapping(Box<RowMappingError>),
+    /// Raw SQL that would change session state was sent where statements
+    /// do not own their connection (a multiplexed `Database`); it was not
+    /// sent. The error says where to run it instead.
+    #[error("{0}")]
+    SessionState(Box<SessionStateError>),
     /// A built statement names a table without the manager's schema; it
     /// was not sent.
     #[error("{0}")]
@@ -529,6 +534,25 @@ impl fmt::Display for TemplateError {
             f,
             "template error at byte {}: {}",
             self.position, self.message
+        )
+    }
+}
+
+/// Details of [`Error::SessionState`].
+#[derive(Debug, Clone)]
+pub struct SessionStateError {
+    /// The statement's keyword, as written (`SET`, `BEGIN`, `CREATE TEMP`).
+    pub statement: String,
+    /// Where to run it instead.
+    pub advice: &'static str,
+}
+
+impl fmt::Display for SessionStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} changes session state, but statements on a multiplexed Database share connections with other callers; {}",
+            self.statement, self.advice
         )
     }
 }

@@ -28,8 +28,18 @@ const PIPELINE_DEPTH: usize = 256;
 
 /// What a query-capable type provides; everything else is built on it.
 pub(crate) trait Executor: Sync {
-    /// A connection for one call.
+    /// A connection of its own for one call (or the held one).
     fn lease(&self) -> impl Future<Output = Result<Lease<'_>>> + Send;
+    /// A connection for one self-contained statement: a shared,
+    /// multiplexed one where the executor multiplexes.
+    fn lease_shared(&self) -> impl Future<Output = Result<Lease<'_>>> + Send {
+        self.lease()
+    }
+    /// Refuses raw SQL that would change session state where statements do
+    /// not own their connection.
+    fn check_session(&self, _sql: &str) -> Result<()> {
+        Ok(())
+    }
     /// The template cache of the manager's schema.
     fn templates(&self) -> &TemplateCache;
     /// The client-side limit for one call.
@@ -46,7 +56,12 @@ struct InFlight<'a> {
 
 impl<'a> InFlight<'a> {
     fn start(conn: &'a PgConnection) -> Self {
-        InFlight { conn, done: false }
+        // A shared connection is never cancelled: an abandoned response is
+        // simply discarded by the driver.
+        InFlight {
+            conn,
+            done: conn.is_shared(),
+        }
     }
     fn finish(mut self) {
         self.done = true;
@@ -106,8 +121,11 @@ where
             Ok(result) => result,
             Err(_) => {
                 // The statement may still run on the server; cancel it and
-                // wait for its answer so the connection is clean again.
-                if !conn.cancel_and_drain().await {
+                // wait for its answer so the connection is clean again. Not
+                // on a shared connection: the cancel could hit another
+                // caller's statement, and the server's statement_timeout
+                // bounds this one.
+                if !conn.is_shared() && !conn.cancel_and_drain().await {
                     conn.mark_broken();
                 }
                 Err(Error::timeout(limit, Some(sql)))
@@ -133,7 +151,8 @@ pub(crate) async fn execute<E: Executor>(ex: &E, sql: &str, params: Params<'_>) 
     if lex::is_blank(&sql) {
         return Ok(0);
     }
-    let conn = ex.lease().await?;
+    ex.check_session(&sql)?;
+    let conn = ex.lease_shared().await?;
     let client = conn.client();
     run(&conn, &sql, ex.call_timeout(), |st| async move {
         client.execute(&st, params).await
@@ -151,7 +170,8 @@ async fn query<E: Executor>(
     if lex::is_blank(sql) {
         return Ok(None);
     }
-    let conn = ex.lease().await?;
+    ex.check_session(sql)?;
+    let conn = ex.lease_shared().await?;
     let client = conn.client();
     let result = run(&conn, sql, ex.call_timeout(), |st| async move {
         let rows = client.query(&st, params).await?;
@@ -419,7 +439,7 @@ pub(crate) async fn table_exists<E: Executor>(ex: &E, name: &str) -> Result<bool
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                WHERE n.nspname = $1 AND c.relname = $2 \
                AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))";
-    let conn = ex.lease().await?;
+    let conn = ex.lease_shared().await?;
     let client = conn.client();
     let params: [&(dyn ToSql + Sync); 2] = [&schema, &table];
     let params = &params[..];

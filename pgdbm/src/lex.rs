@@ -86,13 +86,47 @@ pub(crate) fn is_blank(sql: &str) -> bool {
     tokens(sql).all(|t| t.is_punct(";"))
 }
 
-/// The first word of `sql`, as written: the statement's keyword.
-// Used by multiplexing to refuse session-state statements.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn leading_keyword(sql: &str) -> Option<&str> {
-    tokens(sql)
-        .find(|t| t.kind == TokenKind::Word)
-        .map(|t| t.text)
+/// Where to do what a session-state statement was meant to do.
+const TRANSACTION_ADVICE: &str = "use db.transaction() (or acquire() for a connection of your own)";
+const SETTING_ADVICE: &str =
+    "put it in server_settings or init_commands, or run it on a connection from acquire()";
+const SESSION_ADVICE: &str = "run it on a connection of your own from acquire()";
+
+/// If `sql` starts with a statement that changes the state of the session
+/// (settings, transaction control, LISTEN, prepared statements, temporary
+/// objects), its keyword and where to run it instead.
+pub(crate) fn session_statement(sql: &str) -> Option<(String, &'static str)> {
+    let mut words = tokens(sql).filter(|t| t.kind == TokenKind::Word);
+    let first = words.next()?;
+    let advice = match first.text.to_ascii_uppercase().as_str() {
+        "SET" | "RESET" => SETTING_ADVICE,
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
+            TRANSACTION_ADVICE
+        }
+        "DISCARD" | "LISTEN" | "UNLISTEN" | "PREPARE" | "DEALLOCATE" | "DECLARE" | "CLOSE" => {
+            SESSION_ADVICE
+        }
+        "CREATE" => {
+            // CREATE [GLOBAL | LOCAL] TEMP[ORARY] ...
+            let next = words.find(|w| !w.is_word("GLOBAL") && !w.is_word("LOCAL"))?;
+            if next.is_word("TEMP") || next.is_word("TEMPORARY") {
+                return Some((format!("CREATE {}", next.text), SESSION_ADVICE));
+            }
+            return None;
+        }
+        _ => return None,
+    };
+    Some((first.text.to_owned(), advice))
+}
+
+/// [`session_statement`] as an error.
+pub(crate) fn refuse_session_state(sql: &str) -> crate::Result<()> {
+    match session_statement(sql) {
+        None => Ok(()),
+        Some((statement, advice)) => Err(crate::Error::SessionState(Box::new(
+            crate::error::SessionStateError { statement, advice },
+        ))),
+    }
 }
 
 /// Whether `sql` has a RETURNING clause of its own: the word `returning`
@@ -577,14 +611,46 @@ mod tests {
     }
 
     #[test]
-    fn leading_keywords() {
-        assert_eq!(leading_keyword("SELECT 1"), Some("SELECT"));
-        assert_eq!(leading_keyword("  -- c\n /* x */ set x = 1"), Some("set"));
-        assert_eq!(leading_keyword(";; Begin;"), Some("Begin"));
-        assert_eq!(leading_keyword("(select 1)"), Some("select"));
-        assert_eq!(leading_keyword("/* SET */ SELECT 1"), Some("SELECT"));
-        assert_eq!(leading_keyword(""), None);
-        assert_eq!(leading_keyword("-- only\n;"), None);
+    fn session_statements_are_found_past_comments_and_literals() {
+        let keyword = |sql: &str| session_statement(sql).map(|(k, _)| k);
+        assert_eq!(keyword("SET x = 1").as_deref(), Some("SET"));
+        assert_eq!(
+            keyword("  -- c\n /* x */ set x = 1").as_deref(),
+            Some("set")
+        );
+        assert_eq!(keyword(";; Begin;").as_deref(), Some("Begin"));
+        assert_eq!(keyword("start transaction").as_deref(), Some("start"));
+        for sql in [
+            "RESET ALL",
+            "DISCARD ALL",
+            "LISTEN ch",
+            "UNLISTEN *",
+            "PREPARE p AS SELECT 1",
+            "DEALLOCATE p",
+            "COMMIT",
+            "END",
+            "ROLLBACK",
+            "ABORT",
+            "SAVEPOINT s",
+            "RELEASE s",
+        ] {
+            assert!(keyword(sql).is_some(), "{sql}");
+        }
+        assert_eq!(
+            keyword("CREATE TEMP TABLE t (a int)").as_deref(),
+            Some("CREATE TEMP")
+        );
+        assert_eq!(
+            keyword("create global temporary table t (a int)").as_deref(),
+            Some("CREATE temporary")
+        );
+        assert_eq!(keyword("CREATE TABLE t (a int)"), None);
+        assert_eq!(keyword("/* SET */ SELECT 1"), None);
+        assert_eq!(keyword("SELECT 'BEGIN'"), None);
+        assert_eq!(keyword("-- BEGIN\nSELECT 1"), None);
+        assert_eq!(keyword("\"set\""), None);
+        assert_eq!(keyword(""), None);
+        assert_eq!(keyword("-- only\n;"), None);
     }
 
     #[test]
@@ -676,7 +742,7 @@ mod tests {
             last_end = t.end();
         }
         let _ = is_blank(sql);
-        let _ = leading_keyword(sql);
+        let _ = session_statement(sql);
         let _ = has_top_level_returning(sql);
         // The clause and one separating space are inserted, nothing removed.
         let added = "RETURNING \"id\"".len() + usize::from(!sql.is_empty());

@@ -42,6 +42,7 @@ mod error;
 mod executor;
 mod ident;
 mod lex;
+mod mux;
 mod pool;
 mod query;
 mod row;
@@ -56,7 +57,7 @@ pub use conn::Conn;
 pub use database::Database;
 pub use error::{
     ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,
-    TemplateError, TimeoutError, UnqualifiedTableError,
+    SessionStateError, TemplateError, TimeoutError, UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.

@@ -54,6 +54,12 @@ pub(crate) struct PgConnection {
     /// instead of going back to the pool.
     broken: AtomicBool,
     queries: AtomicU64,
+    /// Raw SQL changed session state (SET, LISTEN, temporary tables, a raw
+    /// BEGIN): reset the session before anyone else gets the connection.
+    session_dirty: AtomicBool,
+    /// A multiplexed connection: many callers' statements are pipelined on
+    /// it, so nothing may ever cancel "its" statement.
+    shared: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -64,6 +70,43 @@ impl Drop for PgConnection {
 }
 
 impl PgConnection {
+    /// Connects, starts the connection task and runs `init_commands`.
+    pub(crate) async fn open(
+        pg: &tokio_postgres::Config,
+        init_commands: &[String],
+        statement_cache_size: usize,
+        shared: bool,
+    ) -> Result<PgConnection> {
+        let (client, connection) = pg.connect(NoTls).await.map_err(Error::connect)?;
+        let task = tokio::spawn(async move {
+            // The connection's error surfaces to callers through the client.
+            let _ = connection.await;
+        });
+        let conn = PgConnection {
+            client,
+            cache: StatementCache::new(statement_cache_size),
+            abandoned: AtomicBool::new(false),
+            tx_depth: AtomicU32::new(0),
+            owed_depth: AtomicU32::new(NO_DEBT),
+            broken: AtomicBool::new(false),
+            queries: AtomicU64::new(0),
+            session_dirty: AtomicBool::new(false),
+            shared,
+            task,
+        };
+        for sql in init_commands {
+            conn.client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| Error::from_driver(e, Some(sql)))?;
+        }
+        Ok(conn)
+    }
+
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
@@ -95,6 +138,10 @@ impl PgConnection {
         self.owed_depth.store(NO_DEBT, Ordering::Release);
     }
 
+    pub(crate) fn mark_session_dirty(&self) {
+        self.session_dirty.store(true, Ordering::Release);
+    }
+
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
     }
@@ -105,10 +152,10 @@ impl PgConnection {
 
     /// Whether handing this connection to someone else needs clean-up first.
     pub(crate) fn is_dirty(&self) -> bool {
-        self.needs_settling() || self.tx_depth() > 0
+        self.needs_settling() || self.tx_depth() > 0 || self.session_dirty.load(Ordering::Acquire)
     }
 
-    fn is_usable(&self) -> bool {
+    pub(crate) fn is_usable(&self) -> bool {
         !self.broken.load(Ordering::Acquire) && !self.client.is_closed()
     }
 
@@ -209,6 +256,15 @@ impl PgConnection {
             }
             self.set_tx_depth(0);
         }
+        if self.session_dirty.swap(false, Ordering::AcqRel) {
+            // What a fresh session would have, short of DISCARD ALL, which
+            // would also drop the prepared statements our cache holds.
+            let reset = "ROLLBACK; RESET ALL; UNLISTEN *; CLOSE ALL; DISCARD TEMP; \
+                         SELECT pg_advisory_unlock_all()";
+            if self.client.batch_execute(reset).await.is_err() {
+                return false;
+            }
+        }
         true
     }
 
@@ -237,28 +293,13 @@ impl managed::Manager for ConnManager {
     type Error = Error;
 
     async fn create(&self) -> Result<PgConnection> {
-        let (client, connection) = self.pg.connect(NoTls).await.map_err(Error::connect)?;
-        let task = tokio::spawn(async move {
-            // The connection's error surfaces to callers through the client.
-            let _ = connection.await;
-        });
-        let conn = PgConnection {
-            client,
-            cache: StatementCache::new(self.statement_cache_size),
-            abandoned: AtomicBool::new(false),
-            tx_depth: AtomicU32::new(0),
-            owed_depth: AtomicU32::new(NO_DEBT),
-            broken: AtomicBool::new(false),
-            queries: AtomicU64::new(0),
-            task,
-        };
-        for sql in &self.init_commands {
-            conn.client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| Error::from_driver(e, Some(sql)))?;
-        }
-        Ok(conn)
+        PgConnection::open(
+            &self.pg,
+            &self.init_commands,
+            self.statement_cache_size,
+            false,
+        )
+        .await
     }
 
     async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<Error> {
@@ -285,6 +326,7 @@ pub(crate) type Object = managed::Object<ConnManager>;
 
 pub(crate) struct PoolShared {
     pool: Pool,
+    mux: Option<crate::mux::Mux>,
     config: DatabaseConfig,
     templates: Mutex<HashMap<Option<Arc<str>>, Arc<TemplateCache>>>,
 }
@@ -368,9 +410,13 @@ impl SharedPool {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::config("max_connections", e.to_string()))?;
+        let mux = config
+            .multiplex
+            .then(|| crate::mux::Mux::new(&config, search_path));
         let shared = SharedPool {
             inner: Arc::new(PoolShared {
                 pool,
+                mux,
                 config,
                 templates: Mutex::new(HashMap::new()),
             }),
@@ -402,7 +448,15 @@ impl SharedPool {
         let more = futures_util::future::try_join_all((0..rest).map(|_| self.get())).await?;
         drop(first);
         drop(more);
+        if let Some(mux) = &self.inner.mux {
+            mux.warm_up().await?;
+        }
         Ok(())
+    }
+
+    /// The multiplexed connections, when multiplexing is on.
+    pub(crate) fn mux(&self) -> Option<&crate::mux::Mux> {
+        self.inner.mux.as_ref()
     }
 
     /// A connection from the pool, mapped into pgdbm's errors.
@@ -468,6 +522,9 @@ impl SharedPool {
     /// ```
     pub fn close(&self) {
         self.inner.pool.close();
+        if let Some(mux) = &self.inner.mux {
+            mux.close();
+        }
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -499,7 +556,12 @@ impl SharedPool {
             schema: schema.map(str::to_owned),
             server_pid: None,
             server_version: None,
+            shared_connections: 0,
+            shared_in_flight: 0,
         };
+        if let Some(mux) = &self.inner.mux {
+            (stats.shared_connections, stats.shared_in_flight) = mux.stats();
+        }
         if !closed {
             let conn = self.get().await?;
             let (pid, version) = conn.backend_facts().await?;
@@ -556,4 +618,8 @@ pub struct PoolStats {
     pub server_pid: Option<i32>,
     /// The server's `server_version`.
     pub server_version: Option<String>,
+    /// Open multiplexed connections (0 with multiplexing off).
+    pub shared_connections: usize,
+    /// Requests in flight on the multiplexed connections.
+    pub shared_in_flight: usize,
 }

@@ -339,6 +339,13 @@ impl Executor for Transaction<'_> {
     fn call_timeout(&self) -> Option<Duration> {
         self.timeout
     }
+
+    fn check_session(&self, sql: &str) -> Result<()> {
+        if crate::lex::session_statement(sql).is_some() {
+            self.conn.mark_session_dirty();
+        }
+        Ok(())
+    }
 }
 
 crate::executor::query_methods!(Transaction<'_>, "let x = db.transaction().await?;");

@@ -69,6 +69,13 @@ impl Executor for Target<'_> {
         (*self).lease_owned().await
     }
 
+    async fn lease_shared(&self) -> Result<Lease<'_>> {
+        match self {
+            Target::Db(db) => db.lease_shared().await,
+            other => other.lease().await,
+        }
+    }
+
     fn templates(&self) -> &TemplateCache {
         match self {
             Target::Db(db) => db.templates(),
@@ -309,7 +316,7 @@ pub(super) async fn query_rows(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(Statement, Vec<tokio_postgres::Row>)> {
-    let conn = target.lease().await?;
+    let conn = target.lease_shared().await?;
     let client = conn.client();
     run(&conn, sql, target.call_timeout(), |st| async move {
         let rows = client.query(&st, params).await?;
@@ -324,7 +331,7 @@ pub(super) async fn execute(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64> {
-    let conn = target.lease().await?;
+    let conn = target.lease_shared().await?;
     let client = conn.client();
     run(&conn, sql, target.call_timeout(), |st| async move {
         client.execute(&st, params).await
