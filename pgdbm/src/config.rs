@@ -211,7 +211,7 @@ pub struct DatabaseConfig {
     /// The most shared connections multiplexing opens. Default `4`.
     pub multiplex_connections: usize,
     /// Requests in flight on every shared connection before another is
-    /// opened. Default `16`.
+    /// opened. Default `8`.
     pub multiplex_depth: usize,
 }
 
@@ -249,7 +249,7 @@ impl Default for DatabaseConfig {
             statement_cache_size: 1000,
             multiplex: true,
             multiplex_connections: 4,
-            multiplex_depth: 16,
+            multiplex_depth: 8,
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::pool::PgConnection;
 
 /// A connection with requests in flight that has answered none for this
 /// long is treated as stuck behind a slow statement.
-const STUCK_AFTER: Duration = Duration::from_millis(20);
+const STUCK_AFTER: Duration = Duration::from_millis(2);
 /// An extra shared connection idle this long is closed.
 const IDLE_EXTRA: Duration = Duration::from_secs(60);
 
@@ -111,14 +111,15 @@ impl Mux {
         (conns.len(), in_flight)
     }
 
-    /// The least busy usable connection, the number of connections, and
-    /// whether some connection should be dropped (broken, or an idle extra).
-    fn pick(&self) -> (Option<Arc<SharedConn>>, usize, bool) {
+    /// The least busy usable connection (and whether it is saturated: too
+    /// deep, or stuck), the number of connections, and whether some
+    /// connection should be dropped (broken, or an idle extra).
+    fn pick(&self) -> (Option<(Arc<SharedConn>, bool)>, usize, bool) {
         let conns = self.conns.read().unwrap_or_else(|e| e.into_inner());
         let now = self.now();
         let stuck_after = STUCK_AFTER.as_micros() as u64;
         let idle_after = IDLE_EXTRA.as_micros() as u64;
-        let mut best: Option<(&Arc<SharedConn>, usize)> = None;
+        let mut best: Option<(&Arc<SharedConn>, usize, bool)> = None;
         let mut prune = false;
         for conn in conns.iter() {
             if !conn.conn.is_usable() {
@@ -132,11 +133,15 @@ impl Mux {
             }
             let stuck = in_flight > 0 && quiet_for > stuck_after;
             let score = in_flight + if stuck { 1 << 20 } else { 0 };
-            if best.is_none_or(|(_, s)| score < s) {
-                best = Some((conn, score));
+            if best.is_none_or(|(_, s, _)| score < s) {
+                best = Some((conn, score, stuck || in_flight >= self.depth));
             }
         }
-        (best.map(|(c, _)| c.clone()), conns.len(), prune)
+        (
+            best.map(|(c, _, saturated)| (c.clone(), saturated)),
+            conns.len(),
+            prune,
+        )
     }
 
     fn prune(&self) {
@@ -175,13 +180,13 @@ impl Mux {
             if prune {
                 self.prune();
             }
-            let saturated = best
-                .as_ref()
-                .is_none_or(|c| c.in_flight.load(Ordering::Relaxed) >= self.depth);
-            match best {
-                Some(conn) if !(saturated && count < self.max) => return Ok(self.lend(conn)),
-                _ => {}
-            }
+            let best = match best {
+                Some((conn, saturated)) if !saturated || count >= self.max => {
+                    return Ok(self.lend(conn));
+                }
+                Some((conn, _)) => Some(conn),
+                None => None,
+            };
             // Open another; one opener at a time, the others keep using
             // what is there.
             let guard = match (self.opening.try_lock(), &best) {
