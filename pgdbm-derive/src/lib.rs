@@ -1,4 +1,121 @@
 //! Procedural macros for [`pgdbm`](https://docs.rs/pgdbm).
 //!
 //! Use them through the `pgdbm` crate, which re-exports them; generated code
-//! refers to the runtime only through `::pgdbm::__private`.
+//! refers to the runtime only through `::pgdbm::__private` and `::core`.
+//!
+//! The crate reads an input in four steps: `attr` and `ast` parse it into a
+//! model that borrows the input (so every error points at the user's
+//! tokens), `valid` checks the rules across fields, and `expand_table` /
+//! `expand_from_row` generate code from a valid model. Every error found is
+//! reported at once; on errors, `fallback` adds stub impls so the real errors
+//! are not buried under follow-on ones.
+
+#![warn(missing_docs)]
+
+mod ast;
+mod attr;
+mod ctxt;
+mod dummy;
+mod expand_from_row;
+mod expand_table;
+mod fallback;
+mod naming;
+mod ops;
+mod valid;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives `pgdbm::Table` and `pgdbm::FromRow` for a struct with named
+/// fields, plus one typed column constant per column.
+///
+/// ```ignore
+/// #[derive(pgdbm::Table)]
+/// #[pgdbm(table = "users")]
+/// pub struct User {
+///     #[pgdbm(primary_key, generated)]
+///     pub id: i64,
+///     pub email: String,
+///     #[pgdbm(column = "full_name")]
+///     pub name: Option<String>,
+///     #[pgdbm(json)]
+///     pub prefs: Prefs,
+///     #[pgdbm(skip)]
+///     pub cache: Vec<u8>,
+/// }
+/// ```
+///
+/// Struct attribute:
+/// - `table = "..."`: the table's name, exactly as stored. Default: the
+///   struct's name in snake_case, not pluralised (`OrderLine` →
+///   `order_line`). There is no `schema`: the `Database` a query runs on
+///   supplies it.
+///
+/// Field attributes:
+/// - `column = "..."`: the column's name; default: the field's name.
+/// - `primary_key`: part of the primary key. Several fields make a
+///   composite key; `Table::Key` is then the tuple of their types, in field
+///   order (`()` without a key).
+/// - `generated`: filled by the database; left out of inserts whatever the
+///   field's type, read back through `returning`.
+/// - `json`: stored as json/jsonb through serde (`Json<T>`); an `Option<T>`
+///   field stores `None` as SQL NULL.
+/// - `sql_type = "..."`: the column's SQL type, recorded in `ColumnDef`.
+/// - `skip`: not a column; decoding fills it with `Default::default()`.
+///   It cannot be combined with any other key.
+///
+/// Generated, for the struct above:
+/// - `impl Table for User`, with `COLUMN_DEFS` in field order (skipped
+///   fields left out) and `type Key = i64`;
+/// - `impl FromRow for User`, reading the columns by name;
+/// - `impl User { pub const ID: Column<User, i64>; pub const EMAIL: ..;
+///   pub const NAME: Column<User, String, Option<String>>; pub const PREFS:
+///   Column<User, Json<Prefs>> }`: each constant is named after the field
+///   in upper case, has the field's visibility, and compares against the
+///   type inside an `Option`. These inherent constants can shadow the
+///   trait's (a field named `table` gives `User::TABLE`);
+///   `<User as pgdbm::Table>::TABLE` always names the trait's.
+///
+/// Every field type must implement tokio-postgres' `ToSql` and `FromSql`
+/// (`serde`'s `Serialize` and `DeserializeOwned` for a `json` field); any
+/// other type is a compile error at the field. Tuple structs, unit structs,
+/// enums, unions and generic structs are rejected, and so are unknown or
+/// repeated keys and two fields mapped to one column.
+#[proc_macro_derive(Table, attributes(pgdbm))]
+pub fn derive_table(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_table::derive(&input)
+        .unwrap_or_else(|error| fallback::table(&input, error))
+        .into()
+}
+
+/// Derives `pgdbm::FromRow` for a struct with named fields, so query
+/// results decode into it by column name.
+///
+/// ```ignore
+/// #[derive(pgdbm::FromRow)]
+/// struct Count {
+///     table_name: String,
+///     #[pgdbm(column = "n")]
+///     count: i64,
+///     #[pgdbm(skip)]
+///     note: String,
+/// }
+/// ```
+///
+/// Field attributes: `column = "..."` (the column read; default: the field's
+/// name), `json` (decoded through serde from json/jsonb) and `skip` (not
+/// read; filled with `Default::default()`). The table keys (`table`,
+/// `primary_key`, `generated`, `sql_type`) are rejected with an error that
+/// says to derive `Table` instead: `#[derive(Table)]` implements `FromRow`
+/// too, so a struct never derives both.
+#[proc_macro_derive(FromRow, attributes(pgdbm))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_from_row::derive(&input)
+        .unwrap_or_else(|error| fallback::from_row(&input, error))
+        .into()
+}

@@ -295,6 +295,7 @@ impl Error {
             table: db.table().map(str::to_owned),
             column: db.column().map(str::to_owned),
             constraint: db.constraint().map(str::to_owned),
+            context: db.where_().map(str::to_owned),
             sql: sql.map(str::to_owned),
         });
         let code = db.code();
@@ -352,10 +353,16 @@ pub struct DatabaseError {
     table: Option<String>,
     column: Option<String>,
     constraint: Option<String>,
+    context: Option<String>,
     sql: Option<String>,
 }
 
 impl DatabaseError {
+    /// The server's CONTEXT line (for a failed COPY, the line that failed:
+    /// `COPY t, line 701`).
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
     /// The SQLSTATE code, for example `"23505"`.
     pub fn code(&self) -> &str {
         &self.code
@@ -403,6 +410,9 @@ impl fmt::Display for DatabaseError {
         f.write_str(")")?;
         if let Some(d) = &self.detail {
             write!(f, "; {d}")?;
+        }
+        if let Some(c) = &self.context {
+            write!(f, "; context: {c}")?;
         }
         if let Some(sql) = &self.sql {
             write!(f, "; query: {sql}")?;

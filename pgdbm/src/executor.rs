@@ -15,7 +15,7 @@ use tokio_postgres::types::{FromSqlOwned, ToSql};
 
 use crate::conn::Lease;
 use crate::error::{Error, Result};
-use crate::pool::PgConnection;
+use crate::pool::{PgConnection, RollbackGuard};
 use crate::row::{ColumnIndex, Row, read_column};
 use crate::template::{Rendered, TemplateCache};
 use crate::{ident, lex};
@@ -298,10 +298,10 @@ pub(crate) async fn atomically<T>(
     if conn.tx_depth() > 0 {
         return work.await;
     }
-    // Owed if this future is dropped before the end; the depth is set
-    // before BEGIN is sent so that a drop at any point rolls back.
+    // The depth is set before BEGIN is sent, so that a drop at any point
+    // rolls back.
+    let guard = RollbackGuard::new(conn, 0);
     conn.set_tx_depth(1);
-    conn.owe_rollback_to(0);
     batch(conn, "BEGIN", timeout).await?;
     let outcome = work.await;
     let end = if outcome.is_ok() {
@@ -310,8 +310,10 @@ pub(crate) async fn atomically<T>(
         "ROLLBACK"
     };
     let ended = batch(conn, end, timeout).await;
-    conn.set_tx_depth(0);
-    conn.clear_debt();
+    if ended.is_ok() {
+        conn.set_tx_depth(0);
+        guard.disarm();
+    }
     ended?;
     outcome
 }
@@ -810,6 +812,131 @@ macro_rules! query_methods {
             pub fn render(&self, sql: &str) -> $crate::Result<String> {
                 use $crate::executor::Executor as _;
                 Ok(self.templates().render(sql)?.to_string())
+            }
+
+            #[doc = "Bulk-loads records into `table` with binary `COPY .. FROM STDIN` (Python's `copy_records_to_table`)."]
+            #[doc = ""]
+            #[doc = "`table` is `\"t\"` (in this manager's schema) or `\"s.t\"`, read as PostgreSQL reads a name"]
+            #[doc = "(unquoted folds to lower case, `\"Quoted\"` keeps its case); `columns` are exact names,"]
+            #[doc = "always quoted; an empty list means every column of the table but the generated ones."]
+            #[doc = "Each record holds one value per column, in column order. Column types come from the"]
+            #[doc = "server, described afresh for each COPY (one round trip, so an `ALTER TABLE` is never"]
+            #[doc = "missed); records are encoded as the iterator yields them, never collected. Returns"]
+            #[doc = "the number of rows copied."]
+            #[doc = ""]
+            #[doc = "The COPY is all or nothing: a bad record fails it and nothing is written. A value of"]
+            #[doc = "the wrong Rust type, or a record of the wrong width, is"]
+            #[doc = "[`Error::Parameter`](crate::Error::Parameter) naming the record's index (from 0) and"]
+            #[doc = "the column; a missing table or column and constraint violations are the usual typed"]
+            #[doc = "errors. Inside a transaction the COPY runs under a savepoint of its own, so a failed"]
+            #[doc = "COPY leaves the transaction usable."]
+            #[doc = ""]
+            #[doc = "One exception, from a tokio-postgres bug (rust-postgres#789): a COPY the server"]
+            #[doc = "refuses before it starts (no INSERT privilege, a generated column named in `columns`,"]
+            #[doc = "a read-only transaction, a lock or statement timeout while it waits for the table)"]
+            #[doc = "costs its connection. The error is still the server's and the pool replaces the"]
+            #[doc = "connection, but a transaction or [`Conn`](crate::Conn) it ran on is lost: later calls"]
+            #[doc = "on it fail with [`Error::ConnectionClosed`](crate::Error::ConnectionClosed) (after a"]
+            #[doc = "timeout the server may still have started the COPY, and then the connection lives on)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let people = vec![(1i64, \"a@x\".to_string()), (2, \"b@x\".to_string())];"]
+            #[doc = "let records = people.iter().map(|(id, email)| [id as &(dyn pgdbm::ToSql + Sync), email]);"]
+            #[doc = "let n = x.copy_records_to_table(\"users\", &[\"id\", \"email\"], records).await?;"]
+            #[doc = "assert_eq!(n, 2);"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn copy_records_to_table<'r, I, R>(
+                &self,
+                table: &str,
+                columns: &[&str],
+                records: I,
+            ) -> $crate::Result<u64>
+            where
+                I: IntoIterator<Item = R>,
+                R: AsRef<[&'r (dyn $crate::ToSql + Sync)]>,
+            {
+                $crate::copy::copy_records_to_table(self, table, columns, records).await
+            }
+
+            #[doc = "Bulk-loads models into `T`'s table in this schema with binary COPY; returns the rows copied."]
+            #[doc = ""]
+            #[doc = "Every column of `T` except the `generated` ones is written. Same behaviour as"]
+            #[doc = "[`copy_records_to_table`](Self::copy_records_to_table): streamed, all or nothing,"]
+            #[doc = "under a savepoint inside a transaction."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let n = x.copy_in(&users).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn copy_in<'r, T: $crate::Table>(
+                &self,
+                rows: impl IntoIterator<Item = &'r T>,
+            ) -> $crate::Result<u64> {
+                $crate::copy::copy_in(self, rows).await
+            }
+
+            #[doc = "Bulk-loads owned models from a stream into `T`'s table, as [`copy_in`](Self::copy_in) does."]
+            #[doc = ""]
+            #[doc = "Rows are written as the stream yields them, so a load never sits in memory whole."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let users = futures_util::stream::iter((0..1_000).map(|i| User { id: 0, email: format!(\"u{i}@x\") }));"]
+            #[doc = "let n = x.copy_in_stream(users).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn copy_in_stream<T, S>(&self, rows: S) -> $crate::Result<u64>
+            where
+                T: $crate::Table,
+                S: futures_util::Stream<Item = T> + Send,
+            {
+                $crate::copy::copy_in_stream(self, rows).await
+            }
+
+            #[doc = "Streams the rows of a query with binary `COPY (query) TO STDOUT`, decoded into `R`."]
+            #[doc = ""]
+            #[doc = "Templates are expanded; trailing `;` are dropped. COPY takes no bind parameters, so"]
+            #[doc = "this takes none: use [`fetch_stream`](Self::fetch_stream) for a parameterized query."]
+            #[doc = "Columns are matched (by name for a struct, by position for a tuple) and"]
+            #[doc = "type-checked once, before the first row. Inside a transaction an error aborts the"]
+            #[doc = "transaction, as for any query. See [`CopyOutStream`](crate::CopyOutStream)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = "use futures_util::TryStreamExt;"]
+            #[doc = $setup]
+            #[doc = "let ids: Vec<(i64,)> = x.copy_out_query::<(i64,)>(\"SELECT id FROM {{tables.users}}\").await?.try_collect().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn copy_out_query<R: $crate::FromRow>(
+                &self,
+                select_sql: &str,
+            ) -> $crate::Result<$crate::CopyOutStream<'_, R>> {
+                $crate::copy::copy_out_query(self, select_sql).await
+            }
+
+            #[doc = "Streams every row of `T`'s table in this schema with binary COPY."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = "use futures_util::TryStreamExt;"]
+            #[doc = $setup]
+            #[doc = "let users: Vec<User> = x.copy_out::<User>().await?.try_collect().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn copy_out<T: $crate::Table>(
+                &self,
+            ) -> $crate::Result<$crate::CopyOutStream<'_, T>> {
+                $crate::copy::copy_out(self).await
             }
         }
     };

@@ -37,6 +37,7 @@
 
 mod config;
 mod conn;
+mod copy;
 mod database;
 mod error;
 mod executor;
@@ -46,6 +47,7 @@ mod mux;
 mod pool;
 mod query;
 mod row;
+mod row_de;
 mod statement_cache;
 mod table;
 mod template;
@@ -54,6 +56,7 @@ mod transaction;
 
 pub use config::{DatabaseConfig, SslMode};
 pub use conn::Conn;
+pub use copy::CopyOutStream;
 pub use database::Database;
 pub use error::{
     ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,
@@ -70,6 +73,7 @@ pub use query::{
     Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
+pub use row_de::Serde;
 pub use table::{Column, ColumnDef, FromRow, Param, RowSource, Table};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 

@@ -20,6 +20,28 @@ use crate::template::TemplateCache;
 
 const NO_DEBT: u32 = u32::MAX;
 
+/// The server address cancel requests are sent to.
+enum CancelAddr {
+    Tcp(String, u16),
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+    Unknown,
+}
+
+impl CancelAddr {
+    fn of(pg: &tokio_postgres::Config) -> Self {
+        let port = pg.get_ports().first().copied().unwrap_or(5432);
+        match pg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => CancelAddr::Tcp(host.clone(), port),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(dir)) => {
+                CancelAddr::Unix(dir.join(format!(".s.PGSQL.{port}")))
+            }
+            _ => CancelAddr::Unknown,
+        }
+    }
+}
+
 /// The name of the savepoint that opens transaction depth `depth` (> 1).
 pub(crate) fn savepoint_name(depth: u32) -> String {
     ident::quote(&format!("pgdbm_savepoint_{depth}"))
@@ -33,6 +55,39 @@ pub(crate) fn rollback_sql(depth: u32) -> String {
     } else {
         let name = savepoint_name(depth + 1);
         format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+    }
+}
+
+/// Work that opened a transaction level owes, if it is dropped before it
+/// ends, a rollback back to `depth`. The debt is only recorded on drop:
+/// recorded up front, the work's own statements would pay it (every call
+/// settles the connection first) and end the transaction under it.
+pub(crate) struct RollbackGuard<'a> {
+    conn: &'a PgConnection,
+    depth: u32,
+    armed: bool,
+}
+
+impl<'a> RollbackGuard<'a> {
+    pub(crate) fn new(conn: &'a PgConnection, depth: u32) -> Self {
+        RollbackGuard {
+            conn,
+            depth,
+            armed: true,
+        }
+    }
+
+    /// The work ended (committed or rolled back): nothing is owed.
+    pub(crate) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for RollbackGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.owe_rollback_to(self.depth);
+        }
     }
 }
 
@@ -60,6 +115,8 @@ pub(crate) struct PgConnection {
     /// A multiplexed connection: many callers' statements are pipelined on
     /// it, so nothing may ever cancel "its" statement.
     shared: bool,
+    /// Where cancel requests go (the server this connection reached).
+    cancel_addr: Arc<CancelAddr>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -92,6 +149,7 @@ impl PgConnection {
             queries: AtomicU64::new(0),
             session_dirty: AtomicBool::new(false),
             shared,
+            cancel_addr: Arc::new(CancelAddr::of(pg)),
             task,
         };
         for sql in init_commands {
@@ -133,13 +191,13 @@ impl PgConnection {
         self.owed_depth.fetch_min(depth, Ordering::AcqRel);
     }
 
-    /// The current work ended normally: nothing is owed.
-    pub(crate) fn clear_debt(&self) {
-        self.owed_depth.store(NO_DEBT, Ordering::Release);
-    }
-
     pub(crate) fn mark_session_dirty(&self) {
         self.session_dirty.store(true, Ordering::Release);
+    }
+
+    /// Forgets an owed rollback. (Being replaced by [`RollbackGuard`].)
+    pub(crate) fn clear_debt(&self) {
+        self.owed_depth.store(NO_DEBT, Ordering::Release);
     }
 
     pub(crate) fn is_abandoned(&self) -> bool {
@@ -190,6 +248,13 @@ impl PgConnection {
     /// so the new call neither waits behind it nor receives its cancel; then
     /// run the clean-up a dropped transaction owes.
     pub(crate) async fn settle(&self) -> Result<()> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(Error::ConnectionClosed(Box::new(
+                crate::error::DriverError::message_only(
+                    "this connection was broken by an earlier failure",
+                ),
+            )));
+        }
         if !self.needs_settling() || self.clean().await {
             return Ok(());
         }
@@ -220,17 +285,53 @@ impl PgConnection {
         true
     }
 
+    /// Sends a cancel request and waits until the server has acted on it.
+    ///
+    /// The driver's `cancel_query` returns once the request is written, but
+    /// the server signals the backend a moment later, so the cancel could
+    /// land on a statement sent after it. The postmaster closes the cancel
+    /// connection only after signalling, so wait for that close.
+    async fn cancel(&self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let token = self.client.cancel_token();
+        let limit = Duration::from_secs(5);
+        let mut buf = [0u8; 1];
+        match &*self.cancel_addr {
+            CancelAddr::Tcp(host, port) => {
+                let Ok(Ok(mut socket)) = tokio::time::timeout(
+                    limit,
+                    tokio::net::TcpStream::connect((host.as_str(), *port)),
+                )
+                .await
+                else {
+                    return false;
+                };
+                token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
+                    && tokio::time::timeout(limit, socket.read(&mut buf))
+                        .await
+                        .is_ok()
+            }
+            #[cfg(unix)]
+            CancelAddr::Unix(path) => {
+                let Ok(Ok(mut socket)) =
+                    tokio::time::timeout(limit, tokio::net::UnixStream::connect(path)).await
+                else {
+                    return false;
+                };
+                token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
+                    && tokio::time::timeout(limit, socket.read(&mut buf))
+                        .await
+                        .is_ok()
+            }
+            CancelAddr::Unknown => token.cancel_query(NoTls).await.is_ok(),
+        }
+    }
+
     /// Cancels the backend's current statement and waits until every earlier
     /// request on this connection has been answered. Returns whether the
     /// connection is fit for reuse.
     pub(crate) async fn cancel_and_drain(&self) -> bool {
-        if self
-            .client
-            .cancel_token()
-            .cancel_query(NoTls)
-            .await
-            .is_err()
-        {
+        if !self.cancel().await {
             return false;
         }
         // Responses come back in request order, so an empty query returns

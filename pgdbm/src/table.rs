@@ -159,6 +159,13 @@ pub trait FromRow: Sized + Send {
 pub trait RowSource: sealed::Sealed {
     #[doc(hidden)]
     fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T>;
+
+    /// The query row, for decoders that need column names and types
+    /// (serde); `None` for a COPY row.
+    #[doc(hidden)]
+    fn as_query_row(&self) -> Option<&tokio_postgres::Row> {
+        None
+    }
 }
 
 mod sealed {
@@ -170,6 +177,10 @@ mod sealed {
 impl RowSource for tokio_postgres::Row {
     fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T> {
         crate::row::read_column(self, index)
+    }
+
+    fn as_query_row(&self) -> Option<&tokio_postgres::Row> {
+        Some(self)
     }
 }
 

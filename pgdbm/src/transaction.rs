@@ -10,7 +10,7 @@ use crate::conn::{Conn, Lease, PooledConn};
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, batch};
-use crate::pool::{PgConnection, rollback_sql, savepoint_name};
+use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::template::TemplateCache;
 
 /// The isolation level of a transaction.
@@ -164,12 +164,12 @@ impl<'a> Transaction<'a> {
         } else {
             format!("SAVEPOINT {}", savepoint_name(depth))
         };
+        let guard = RollbackGuard::new(&conn, depth - 1);
         conn.set_tx_depth(depth);
-        conn.owe_rollback_to(depth - 1);
-        // On failure the owed clean-up stays recorded and runs before the
-        // connection is used again.
+        // On failure the guard records the rollback as owed; it runs before
+        // the connection is used again.
         batch(&conn, &sql, timeout).await?;
-        conn.clear_debt();
+        guard.disarm();
         Ok(Transaction {
             conn,
             templates,

@@ -37,7 +37,6 @@ async fn every_caller_gets_exactly_its_own_row() {
         tasks.push(tokio::spawn(async move {
             let mut checked = 0;
             for k in (task..10_000).step_by(64) {
-                let k = k as i32;
                 let v: String = db
                     .fetch_value("SELECT v FROM {{tables.kv}} WHERE k = $1", &[&k])
                     .await

@@ -281,7 +281,7 @@ pub(super) fn condition(node: &Node, schema: Option<&str>, next: &mut usize) -> 
             column(schema, *col).between(low, high)
         }
         Node::CountCmp(op) => compare(
-            sea_query::Expr::cust("count(*)"),
+            sea_query::Func::count(sea_query::Expr::cust("*")).into(),
             *op,
             sea_query::Expr::val(take()),
         ),

@@ -386,7 +386,8 @@ fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStat
         q.order_by_expr(column(schema, order.column), direction);
     }
     if shape.kind == SelectKind::Exists {
-        q.limit(1);
+        // EXISTS stops at the first row by itself; a LIMIT would add a
+        // literal that is not one of the builder's values.
         let mut outer = sea_query::Query::select();
         outer.expr(sea_query::Expr::exists(q));
         return outer;

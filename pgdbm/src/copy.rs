@@ -1,0 +1,948 @@
+//! Binary COPY: bulk loads into a table (`COPY .. FROM STDIN`) and streamed
+//! exports of a query (`COPY (..) TO STDOUT`), both in PostgreSQL's binary
+//! format.
+//!
+//! Binary COPY carries no types: the client must encode each value as the
+//! column's type, so the types come from the server, described afresh for
+//! each COPY (see [`start_copy`]). Rows are encoded as the caller's iterator
+//! or stream yields them, never collected.
+//!
+//! A COPY runs like any other call: the connection is settled first, the call
+//! is tracked so that a dropped future leaves the connection flagged for
+//! cancel-and-drain, and the call's timeout applies. Inside a transaction a
+//! COPY FROM runs under a savepoint of its own, so a failed COPY leaves the
+//! transaction usable.
+
+use std::borrow::Borrow;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutStream};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{NoTls, Statement};
+
+use crate::conn::Lease;
+use crate::error::{DriverError, Error, Result};
+use crate::executor::{Executor, batch};
+use crate::pool::{PgConnection, rollback_sql, savepoint_name};
+use crate::table::{FromRow, Param, Table, resolve};
+use crate::{ident, lex};
+
+/// What a COPY FROM is doing, which decides how it is cut off (timeout,
+/// dropped future).
+#[derive(Debug, Default)]
+struct Phase {
+    /// One of the `STAGE_*` values.
+    stage: AtomicU8,
+    /// The connection is out of step, or may be: nothing more is sent on it.
+    doomed: AtomicBool,
+}
+
+/// Describing the table (or finishing, for COPY TO): the server may be
+/// busy, so a cut-off call is cancelled and drained like any other.
+const STAGE_OTHER: u8 = 0;
+/// The COPY was sent and the server has not yet said whether it entered
+/// copy mode: cut off here, the connection may be one answer out of step
+/// (see [`start_copy_in`]) and is given up.
+const STAGE_STARTING: u8 = 1;
+/// In copy mode, the server waiting for rows: dropping the writer makes the
+/// driver send CopyFail, which ends the COPY at once, so nothing is
+/// cancelled (a cancel request reaches the backend asynchronously and could
+/// hit the statement after this one instead).
+const STAGE_WRITING: u8 = 2;
+
+impl Phase {
+    fn stage(&self) -> u8 {
+        self.stage.load(Ordering::Acquire)
+    }
+
+    fn set(&self, stage: u8) {
+        self.stage.store(stage, Ordering::Release);
+    }
+
+    fn doomed(&self) -> bool {
+        self.doomed.load(Ordering::Acquire)
+    }
+}
+
+/// Marks a COPY in flight; dropped before [`finish`](Flight::finish), the
+/// connection is flagged as abandoned, so the server-side COPY is cancelled
+/// and its answer drained before anyone else uses the connection; except
+/// while rows are being written, where the CopyFail the driver sends
+/// leaves the connection in step by itself (a transaction's savepoint
+/// rollback stays owed), and while the COPY starts, where the connection is
+/// flagged as broken too.
+struct Flight<'a> {
+    conn: &'a PgConnection,
+    phase: Option<&'a Phase>,
+    done: bool,
+}
+
+impl<'a> Flight<'a> {
+    fn start(conn: &'a PgConnection, phase: Option<&'a Phase>) -> Self {
+        Flight {
+            conn,
+            phase,
+            done: false,
+        }
+    }
+
+    fn finish(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match self.phase.map(Phase::stage) {
+            Some(STAGE_WRITING) => {}
+            Some(STAGE_STARTING) => {
+                self.conn.mark_abandoned();
+                self.conn.mark_broken();
+            }
+            _ => self.conn.mark_abandoned(),
+        }
+    }
+}
+
+/// Runs `work` under the call's timeout; when it fires, `work` is dropped
+/// (an unfinished COPY FROM sends CopyFail) and the connection is brought
+/// back in step according to the COPY's [`Phase`]: as
+/// [`run`](crate::executor::run) does (cancel and drain) by default, only
+/// drained while rows were being written, given up while the COPY was
+/// starting.
+async fn timed<T>(
+    conn: &PgConnection,
+    timeout: Option<Duration>,
+    sql: &str,
+    phase: Option<&Phase>,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let result = match timeout {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                match phase.map(|p| (p, p.stage())) {
+                    Some((_, STAGE_WRITING)) => {
+                        // Answers come in request order: this one comes
+                        // after the failed COPY's.
+                        if conn.client().simple_query("").await.is_err() {
+                            conn.mark_broken();
+                        }
+                    }
+                    Some((phase, STAGE_STARTING)) => {
+                        let _ = conn.client().cancel_token().cancel_query(NoTls).await;
+                        give_up(conn, phase).await;
+                    }
+                    _ => {
+                        if !conn.cancel_and_drain().await {
+                            conn.mark_broken();
+                        }
+                    }
+                }
+                Err(Error::timeout(limit, Some(sql)))
+            }
+        },
+    };
+    if let Err(Error::ConnectionClosed(_)) = &result {
+        conn.mark_broken();
+    }
+    result
+}
+
+/// Opens the savepoint a COPY inside a transaction at `depth` runs under.
+///
+/// As for a nested transaction, the depth and the rollback owed are recorded
+/// before `SAVEPOINT` is sent, so a future dropped at any point leaves the
+/// connection to be brought back to `depth`.
+async fn open_savepoint(conn: &PgConnection, depth: u32, timeout: Option<Duration>) -> Result<()> {
+    let sql = format!("SAVEPOINT {}", savepoint_name(depth + 1));
+    conn.set_tx_depth(depth + 1);
+    conn.owe_rollback_to(depth);
+    let result = batch(conn, &sql, timeout).await;
+    if let Err(e) = &result {
+        // The server refused it (an aborted transaction, say): there is no
+        // savepoint to roll back to. After a timeout or a lost connection
+        // the state is unknown and the debt stays.
+        if e.database_error().is_some() {
+            conn.set_tx_depth(depth);
+            conn.clear_debt();
+        }
+    }
+    result
+}
+
+/// Releases the COPY's savepoint (`ok`), or rolls back to it and releases
+/// it. On failure the rollback stays owed.
+async fn close_savepoint(
+    conn: &PgConnection,
+    depth: u32,
+    timeout: Option<Duration>,
+    ok: bool,
+) -> Result<()> {
+    let sql = if ok {
+        format!("RELEASE SAVEPOINT {}", savepoint_name(depth + 1))
+    } else {
+        rollback_sql(depth)
+    };
+    batch(conn, &sql, timeout).await?;
+    conn.set_tx_depth(depth);
+    conn.clear_debt();
+    Ok(())
+}
+
+/// `names` as a quoted, comma-separated column list.
+fn column_list<'n>(names: impl IntoIterator<Item = &'n str>) -> String {
+    let mut out = String::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        ident::quote_into(&mut out, name);
+    }
+    out
+}
+
+/// Where a COPY FROM writes.
+#[derive(Debug)]
+struct Target {
+    /// `"schema"."table"`, or `"table"` without a schema.
+    table: String,
+    /// Column names, exactly as stored; empty: every column of the table.
+    columns: Vec<String>,
+}
+
+impl Target {
+    /// The table named by `table` (see [`ident::parse_qualified`]; without a
+    /// schema, the manager's) and the exact column names `columns`.
+    fn parse(table: &str, columns: &[&str], schema: Option<&str>) -> Result<Target> {
+        let (own_schema, name) = ident::parse_qualified(table)?;
+        let schema = own_schema.as_deref().or(schema);
+        let columns = columns
+            .iter()
+            .map(|c| ident::validate("column", c).map(|()| (*c).to_owned()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Target {
+            table: ident::qualified(schema, &name),
+            columns,
+        })
+    }
+
+    /// The COPY as far as it is known before the server describes the
+    /// table (the column list, when given), for errors.
+    fn label(&self) -> String {
+        if self.columns.is_empty() {
+            self.copy_sql(None::<[&str; 0]>)
+        } else {
+            self.copy_sql(Some(self.columns.iter().map(String::as_str)))
+        }
+    }
+
+    /// `COPY .. FROM STDIN` into `columns`, or into the table's default
+    /// column list when `None`.
+    fn copy_sql<'n>(&self, columns: Option<impl IntoIterator<Item = &'n str>>) -> String {
+        match columns {
+            Some(names) => format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                self.table,
+                column_list(names)
+            ),
+            None => format!("COPY {} FROM STDIN (FORMAT binary)", self.table),
+        }
+    }
+}
+
+/// The values of one row, as a COPY row source gives them.
+enum Values<'a> {
+    /// Borrowed as they are (records).
+    Slice(&'a [&'a (dyn ToSql + Sync)]),
+    /// Taken from a model's fields.
+    Params(Vec<Param<'a>>),
+}
+
+impl Values<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Values::Slice(values) => values.len(),
+            Values::Params(values) => values.len(),
+        }
+    }
+}
+
+/// One row for a COPY FROM.
+trait CopyRow {
+    /// The row's values for the columns at `plan` (indices into the model's
+    /// columns; records ignore it).
+    fn values<'s>(&'s self, plan: &[usize]) -> Values<'s>;
+}
+
+/// A caller's record: one value per column, in column order. The lifetime
+/// of the values is part of the type so that borrowing the record bounds it.
+struct Record<'r, R>(R, PhantomData<&'r ()>);
+
+impl<'r, R: AsRef<[&'r (dyn ToSql + Sync)]>> CopyRow for Record<'r, R> {
+    fn values<'s>(&'s self, _: &[usize]) -> Values<'s> {
+        Values::Slice(self.0.as_ref())
+    }
+}
+
+/// A model, owned or borrowed.
+struct Model<B, T>(B, PhantomData<fn() -> T>);
+
+impl<B: Borrow<T>, T: Table> CopyRow for Model<B, T> {
+    fn values<'s>(&'s self, plan: &[usize]) -> Values<'s> {
+        let row = self.0.borrow();
+        Values::Params(plan.iter().map(|&i| row.value(i)).collect())
+    }
+}
+
+// The row sources below are named types rather than `map` adapters with
+// closures: a closure over the rows' lifetimes inside the COPY future makes
+// the compiler fail to prove that future `Send` (a known limitation with
+// higher-ranked lifetimes), and COPY futures must be spawnable.
+
+/// Records from an iterator.
+struct Records<'r, I>(I, PhantomData<&'r ()>);
+
+// Nothing is pinned structurally: the iterator is only used by `&mut`.
+impl<I> Unpin for Records<'_, I> {}
+
+// No bound on the records here: an associated type that needs one tied to
+// `'r` would again defeat the `Send` proof.
+impl<'r, I: Iterator> Stream for Records<'r, I> {
+    type Item = Record<'r, I::Item>;
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.get_mut().0.next().map(|r| Record(r, PhantomData)))
+    }
+}
+
+/// Models from an iterator (borrowed) or a stream (owned, boxed so that
+/// any stream can be polled).
+enum Models<I, S, T> {
+    Iter(I, PhantomData<fn() -> T>),
+    Stream(Pin<Box<S>>),
+}
+
+// Nothing is pinned structurally: the iterator is only used by `&mut`, the
+// stream is pinned in its box.
+impl<I, S, T> Unpin for Models<I, S, T> {}
+
+impl<I: Iterator, S: Stream<Item = T>, T> Stream for Models<I, S, T> {
+    type Item = Model<Either<I::Item, T>, T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = match self.get_mut() {
+            Models::Iter(rows, _) => rows.next().map(Either::Left),
+            Models::Stream(rows) => ready!(rows.as_mut().poll_next(cx)).map(Either::Right),
+        };
+        Poll::Ready(next.map(|row| Model(row, PhantomData)))
+    }
+}
+
+/// A borrowed or an owned model.
+enum Either<B, T> {
+    Left(B),
+    Right(T),
+}
+
+impl<B: Borrow<T>, T> Borrow<T> for Either<B, T> {
+    fn borrow(&self) -> &T {
+        match self {
+            Either::Left(row) => row.borrow(),
+            Either::Right(row) => row,
+        }
+    }
+}
+
+/// A model's values as the driver takes them.
+struct AsSql<'p, 'a>(std::slice::Iter<'p, Param<'a>>);
+
+impl<'p> Iterator for AsSql<'p, '_> {
+    type Item = &'p (dyn ToSql + Sync);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(Param::as_sql)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for AsSql<'_, '_> {}
+
+/// Why one row could not be written.
+enum RowError {
+    /// It had this many values, not one per column.
+    Width(usize),
+    /// The driver could not encode or send it.
+    Driver(tokio_postgres::Error),
+}
+
+/// The error for row `index` (counted from 0 in input order), naming the
+/// column whose value could not be encoded.
+fn row_error(err: RowError, index: u64, columns: &[String], sql: &str) -> Error {
+    let message = match err {
+        RowError::Width(n) => format!(
+            "row {index}: {n} values for {} columns ({})",
+            columns.len(),
+            column_list(columns.iter().map(String::as_str))
+        ),
+        RowError::Driver(e) if e.is_closed() => return Error::from_driver(e, Some(sql)),
+        RowError::Driver(e) => {
+            // tokio-postgres reports which value failed only in its message
+            // ("error serializing parameter N"), the cause as the source.
+            let text = e.to_string();
+            let column = text
+                .strip_prefix("error serializing parameter ")
+                .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits?.parse::<usize>().ok())
+                .and_then(|i| columns.get(i));
+            let cause = std::error::Error::source(&e).map(ToString::to_string);
+            match (column, cause) {
+                (Some(column), Some(cause)) => format!("row {index}, column {column:?}: {cause}"),
+                _ => format!("row {index}: {text}"),
+            }
+        }
+    };
+    Error::Parameter(Box::new(DriverError::message_only(message)))
+}
+
+/// Prepares `sql` without caching it: its description is the point, and
+/// must be as fresh as the table. Errors are reported against `copy_sql`,
+/// the statement the caller asked for.
+async fn describe(conn: &PgConnection, sql: &str, copy_sql: &str) -> Result<Statement> {
+    conn.client()
+        .prepare(sql)
+        .await
+        .map_err(|e| Error::from_driver(e, Some(copy_sql)))
+}
+
+/// The columns of a table a COPY without a column list writes: every
+/// column but the generated ones, in table order. The name goes in as a
+/// parameter (`regclass` input reads the quoted, qualified name).
+const INSERTABLE_COLUMNS: &str = "SELECT a.attname::text FROM pg_catalog.pg_attribute a \
+     WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 \
+     AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
+
+async fn insertable_columns(conn: &PgConnection, target: &Target) -> Result<Vec<String>> {
+    let statement = conn.statement(INSERTABLE_COLUMNS).await?;
+    let rows = conn
+        .client()
+        .query(&statement, &[&target.table])
+        .await
+        .map_err(|e| Error::from_driver(e, Some(&target.label())))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// How long to wait for a connection that a refused COPY has doomed to
+/// close (one round trip, normally).
+const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Starts `COPY .. FROM STDIN` (the statement cached like any other).
+///
+/// If the server refuses the COPY before entering copy mode (no INSERT
+/// privilege, a generated column in the list, a read-only transaction, a
+/// lock timeout), tokio-postgres' `copy_in` leaves one `ReadyForQuery` more
+/// than it expects on the connection (it sends a `Sync` with the COPY and
+/// another with the `CopyFail`; rust-postgres issue #789), and the driver
+/// then drops the connection as out of sync. Nothing can absorb that
+/// message through the driver's API, so the connection is marked broken
+/// and its end awaited, so that later calls on it fail as closed instead
+/// of reading answers meant for others. [`start_copy`] checks the table and
+/// the columns first so that the common mistakes never get here.
+async fn start_copy_in(
+    conn: &PgConnection,
+    sql: &str,
+    types: &[Type],
+    phase: &Phase,
+) -> Result<BinaryCopyInWriter> {
+    let statement = conn.statement(sql).await?;
+    phase.set(STAGE_STARTING);
+    let started = conn.client().copy_in(&statement).await;
+    match started {
+        Ok(sink) => {
+            phase.set(STAGE_WRITING);
+            Ok(BinaryCopyInWriter::new(sink, types))
+        }
+        Err(e) => {
+            phase.set(STAGE_OTHER);
+            if e.as_db_error().is_some() {
+                give_up(conn, phase).await;
+            }
+            Err(Error::from_driver(e, Some(sql)))
+        }
+    }
+}
+
+/// Gives up a connection that is, or may be, one answer out of step: marks
+/// it broken and waits (boundedly) for the driver to drop it, which it does
+/// when the extra answer arrives, so that a call made on it afterwards
+/// fails as closed rather than reading an answer meant for another request.
+async fn give_up(conn: &PgConnection, phase: &Phase) {
+    phase.doomed.store(true, Ordering::Release);
+    conn.mark_broken();
+    let closed = tokio::time::timeout(DOOMED_CLOSE_WAIT, async {
+        while !conn.client().is_closed() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let _ = closed.await;
+}
+
+/// A started COPY FROM: the writer, the COPY sent, and its columns' names
+/// and types.
+struct Started {
+    writer: BinaryCopyInWriter,
+    sql: String,
+    columns: Vec<String>,
+    types: Vec<Type>,
+}
+
+/// Describes the target's columns, then starts the COPY.
+///
+/// Binary COPY carries no types, so each COPY describes its columns afresh
+/// (`SELECT <columns> FROM <table> LIMIT 0`, prepared, never executed, so
+/// no SELECT privilege is needed): a description cached before an
+/// `ALTER TABLE` could make a value be written as another type of the same
+/// width without any error. It costs one round trip before the COPY, and
+/// cannot share a pipeline with it: if the description failed, the COPY
+/// behind it would be refused before copy mode (see [`start_copy_in`]), and
+/// the description's type look-ups for custom types would wait behind the
+/// COPY. A missing table or column is reported here, by the server.
+async fn start_copy(conn: &PgConnection, target: &Target, phase: &Phase) -> Result<Started> {
+    let columns = if target.columns.is_empty() {
+        insertable_columns(conn, target).await?
+    } else {
+        target.columns.clone()
+    };
+    let sql = target.copy_sql(Some(columns.iter().map(String::as_str)));
+    let list = column_list(columns.iter().map(String::as_str));
+    let describe_sql = format!("SELECT {list} FROM {} LIMIT 0", target.table);
+    let described = describe(conn, &describe_sql, &sql).await?;
+    let types: Vec<Type> = described
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    let writer = start_copy_in(conn, &sql, &types, phase).await?;
+    Ok(Started {
+        writer,
+        sql,
+        columns,
+        types,
+    })
+}
+
+/// Writes `rows` into `target` with binary COPY on a connection of `ex`;
+/// returns the number of rows copied.
+async fn copy_rows<E, S>(ex: &E, target: Target, plan: &[usize], rows: S) -> Result<u64>
+where
+    E: Executor,
+    S: Stream,
+    S::Item: CopyRow,
+{
+    let conn = ex.lease().await?;
+    let timeout = ex.call_timeout();
+    conn.settle().await?;
+    // Outside a transaction a COPY is atomic by itself; inside one it runs
+    // under a savepoint so that its failure does not abort the transaction.
+    let depth = conn.tx_depth();
+    if depth > 0 {
+        open_savepoint(&conn, depth, timeout).await?;
+    }
+    let phase = Phase::default();
+    let flight = Flight::start(&conn, Some(&phase));
+    let label = target.label();
+    let result = timed(&conn, timeout, &label, Some(&phase), async {
+        let started = start_copy(&conn, &target, &phase).await?;
+        write_rows(started, plan, rows, &phase).await
+    })
+    .await;
+    flight.finish();
+    conn.count_query();
+    // On a connection out of step nothing more is sent; the savepoint's
+    // rollback stays owed and the connection is discarded.
+    if depth > 0 && !phase.doomed() {
+        let closed = close_savepoint(&conn, depth, timeout, result.is_ok()).await;
+        return result.and_then(|n| closed.map(|()| n));
+    }
+    result
+}
+
+/// Writes every row into a started COPY and finishes it. Returning early
+/// drops the writer, which makes the driver send CopyFail: the server ends
+/// the COPY with an error and nothing is written.
+async fn write_rows<S>(started: Started, plan: &[usize], rows: S, phase: &Phase) -> Result<u64>
+where
+    S: Stream,
+    S::Item: CopyRow,
+{
+    let Started {
+        writer,
+        sql,
+        columns,
+        types,
+    } = started;
+    let mut writer = pin!(writer);
+    let mut rows = pin!(rows);
+    let mut index = 0u64;
+    while let Some(row) = rows.next().await {
+        let values = row.values(plan);
+        let written = if values.len() != types.len() {
+            Err(RowError::Width(values.len()))
+        } else {
+            match &values {
+                Values::Slice(values) => writer.as_mut().write(values).await,
+                Values::Params(values) => writer.as_mut().write_raw(AsSql(values.iter())).await,
+            }
+            .map_err(RowError::Driver)
+        };
+        written.map_err(|e| row_error(e, index, &columns, &sql))?;
+        index += 1;
+    }
+    // The server may now be busy applying the rows.
+    phase.set(STAGE_OTHER);
+    writer
+        .as_mut()
+        .finish()
+        .await
+        .map_err(|e| Error::from_driver(e, Some(&sql)))
+}
+
+/// `copy_records_to_table`: records in column order into `table`.
+pub(crate) async fn copy_records_to_table<'r, E, I, R>(
+    ex: &E,
+    table: &str,
+    columns: &[&str],
+    records: I,
+) -> Result<u64>
+where
+    E: Executor,
+    I: IntoIterator<Item = R>,
+    R: AsRef<[&'r (dyn ToSql + Sync)]>,
+{
+    let target = Target::parse(table, columns, ex.templates().schema())?;
+    copy_rows(ex, target, &[], Records(records.into_iter(), PhantomData)).await
+}
+
+/// The table and the insertable (not generated) columns of `T`, with their
+/// indices into `T::COLUMN_DEFS`.
+fn model_target<T: Table>(schema: Option<&str>) -> Result<(Target, Vec<usize>)> {
+    let plan: Vec<usize> = T::COLUMN_DEFS
+        .iter()
+        .enumerate()
+        .filter(|(_, def)| !def.generated)
+        .map(|(i, _)| i)
+        .collect();
+    if plan.is_empty() {
+        // An empty list would mean "every column" to the COPY.
+        return Err(Error::Parameter(Box::new(DriverError::message_only(
+            format!(
+                "table {:?} has no columns to copy into (every column is generated)",
+                T::TABLE
+            ),
+        ))));
+    }
+    let target = Target {
+        table: ident::qualified(schema, T::TABLE),
+        columns: plan
+            .iter()
+            .map(|&i| T::COLUMN_DEFS[i].name.to_owned())
+            .collect(),
+    };
+    Ok((target, plan))
+}
+
+/// `copy_in::<T>`: borrowed models.
+pub(crate) async fn copy_in<'r, E, T, I>(ex: &E, rows: I) -> Result<u64>
+where
+    E: Executor,
+    T: Table,
+    I: IntoIterator<Item = &'r T>,
+{
+    let (target, plan) = model_target::<T>(ex.templates().schema())?;
+    let rows: Models<_, futures_util::stream::Empty<T>, T> =
+        Models::Iter(rows.into_iter(), PhantomData);
+    copy_rows(ex, target, &plan, rows).await
+}
+
+/// `copy_in_stream::<T, S>`: owned models from a stream.
+pub(crate) async fn copy_in_stream<E, T, S>(ex: &E, rows: S) -> Result<u64>
+where
+    E: Executor,
+    T: Table,
+    S: Stream<Item = T>,
+{
+    let (target, plan) = model_target::<T>(ex.templates().schema())?;
+    let rows: Models<std::iter::Empty<&T>, S, T> = Models::Stream(Box::pin(rows));
+    copy_rows(ex, target, &plan, rows).await
+}
+
+/// `sql` without trailing `;`, comments and whitespace, to be wrapped in
+/// `COPY (..)`.
+fn statement_text(sql: &str) -> &str {
+    let end = lex::tokens(sql)
+        .filter(|t| !t.is_punct(";"))
+        .last()
+        .map_or(0, |t| t.end());
+    &sql[..end]
+}
+
+/// `COPY (select) TO STDOUT`; the query sits on lines of its own so that a
+/// `--` comment in it cannot swallow the closing parenthesis.
+fn copy_out_sql(select: &str) -> String {
+    format!("COPY (\n{select}\n) TO STDOUT (FORMAT binary)")
+}
+
+/// `copy_out_query::<T>`: a templated query's rows through binary COPY.
+pub(crate) async fn copy_out_query<'a, E, T>(
+    ex: &'a E,
+    select_sql: &str,
+) -> Result<CopyOutStream<'a, T>>
+where
+    E: Executor,
+    T: FromRow,
+{
+    let rendered = ex.templates().render(select_sql)?;
+    let select = statement_text(&rendered).to_owned();
+    let conn = ex.lease().await?;
+    start_copy_out(conn, select, ex.call_timeout()).await
+}
+
+/// `copy_out::<T>`: every column of `T`'s table in this schema.
+pub(crate) async fn copy_out<'a, E, T>(ex: &'a E) -> Result<CopyOutStream<'a, T>>
+where
+    E: Executor,
+    T: Table,
+{
+    let select = format!(
+        "SELECT {} FROM {}",
+        column_list(T::COLUMN_DEFS.iter().map(|c| c.name)),
+        ident::qualified(ex.templates().schema(), T::TABLE)
+    );
+    let conn = ex.lease().await?;
+    start_copy_out(conn, select, ex.call_timeout()).await
+}
+
+async fn start_copy_out<'a, T: FromRow>(
+    conn: Lease<'a>,
+    select: String,
+    timeout: Option<Duration>,
+) -> Result<CopyOutStream<'a, T>> {
+    let sql = copy_out_sql(&select);
+    conn.settle().await?;
+    let flight = Flight::start(&conn, None);
+    let started = timed(&conn, timeout, &sql, None, async {
+        // Described first, so that a row type that does not fit `T` is
+        // refused before the server starts sending rows.
+        let described = describe(&conn, &select, &sql).await?;
+        if !described.params().is_empty() {
+            return Err(Error::Parameter(Box::new(DriverError::message_only(
+                format!(
+                    "COPY takes no bind parameters, and the query has {}; \
+                 use fetch_stream for a query with parameters",
+                    described.params().len()
+                ),
+            ))));
+        }
+        let columns = described.columns();
+        let indices = resolve::<T>(columns)?;
+        T::check(columns, &indices)?;
+        let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
+        let names: Vec<String> = columns.iter().map(|c| c.name().to_owned()).collect();
+        let statement = conn.statement(&sql).await?;
+        let raw = conn
+            .client()
+            .copy_out(&statement)
+            .await
+            .map_err(|e| Error::from_driver(e, Some(&sql)))?;
+        Ok((BinaryCopyOutStream::new(raw, &types), indices, names))
+    })
+    .await;
+    flight.finish();
+    conn.count_query();
+    let (inner, indices, names) = started?;
+    Ok(CopyOutStream {
+        inner: Box::pin(inner),
+        indices,
+        names,
+        state: State::Streaming,
+        row: 0,
+        conn,
+        sql,
+        _marker: PhantomData,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Rows are still coming.
+    Streaming,
+    /// The server ended the COPY (all rows, or its error).
+    Done,
+    /// A row could not be read while the server was still sending; the
+    /// rest is cancelled before the connection is used again.
+    Failed,
+}
+
+/// Rows of a binary `COPY (query) TO STDOUT`, decoded into `T` as they
+/// arrive; from `copy_out` and `copy_out_query`.
+///
+/// Holds its connection until the last row. Each item is a row or the error
+/// that ended the stream (the server's, or a row that could not be decoded,
+/// naming the column and the row's index); after an error the stream ends.
+/// Dropping it early cancels the rest of the COPY on the server before the
+/// connection is used again.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// use futures_util::TryStreamExt;
+/// let mut rows = db
+///     .copy_out_query::<(i64, String)>("SELECT id, email FROM {{tables.users}}")
+///     .await?;
+/// while let Some((id, email)) = rows.try_next().await? {
+///     println!("{id}: {email}");
+/// }
+/// # Ok(()) }
+/// ```
+pub struct CopyOutStream<'a, T> {
+    inner: Pin<Box<BinaryCopyOutStream>>,
+    indices: Vec<usize>,
+    names: Vec<String>,
+    state: State,
+    row: u64,
+    conn: Lease<'a>,
+    /// The COPY sent, for errors.
+    sql: String,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> CopyOutStream<'_, T> {
+    /// Names the column and the row of a decoding error (the driver's copy
+    /// rows know columns only by position).
+    fn locate(&self, mut err: Error, row: u64) -> Error {
+        if let Error::RowMapping(e) = &mut err {
+            if let Some(name) = e
+                .column
+                .strip_prefix('#')
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| self.names.get(i))
+            {
+                e.column = name.clone();
+            }
+            e.found = format!("{} (row {row})", e.found);
+        }
+        err
+    }
+}
+
+impl<T: FromRow> Stream for CopyOutStream<'_, T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        let this = &mut *self;
+        if this.state != State::Streaming {
+            return Poll::Ready(None);
+        }
+        match ready!(this.inner.as_mut().poll_next(cx)) {
+            Some(Ok(row)) => {
+                let index = this.row;
+                this.row += 1;
+                match T::decode(&row, &this.indices) {
+                    Ok(value) => Poll::Ready(Some(Ok(value))),
+                    Err(e) => {
+                        this.state = State::Failed;
+                        Poll::Ready(Some(Err(this.locate(e, index))))
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                // A server error or a lost connection ended the COPY; a
+                // malformed row did not.
+                let ended = e.as_db_error().is_some() || e.is_closed();
+                this.state = if ended { State::Done } else { State::Failed };
+                let err = Error::from_driver(e, Some(&this.sql));
+                if let Error::ConnectionClosed(_) = &err {
+                    this.conn.mark_broken();
+                }
+                Poll::Ready(Some(Err(err)))
+            }
+            None => {
+                this.state = State::Done;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl<T> Drop for CopyOutStream<'_, T> {
+    fn drop(&mut self) {
+        if self.state != State::Done {
+            self.conn.mark_abandoned();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for CopyOutStream<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOutStream")
+            .field("sql", &self.sql)
+            .field("rows_read", &self.row)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_sql_is_quoted_and_qualified() {
+        let t = Target::parse("Items", &["id", "Full Name"], Some("app")).unwrap();
+        assert_eq!(t.table, "\"app\".\"items\"");
+        assert_eq!(
+            t.label(),
+            "COPY \"app\".\"items\" (\"id\", \"Full Name\") FROM STDIN (FORMAT binary)"
+        );
+        let t = Target::parse("other.\"T\"", &[], Some("app")).unwrap();
+        assert_eq!(t.label(), "COPY \"other\".\"T\" FROM STDIN (FORMAT binary)");
+        let t = Target::parse("t", &["a\"b"], None).unwrap();
+        assert_eq!(
+            t.copy_sql(Some(["a\"b"])),
+            "COPY \"t\" (\"a\"\"b\") FROM STDIN (FORMAT binary)"
+        );
+    }
+
+    #[test]
+    fn target_rejects_bad_names() {
+        for (table, columns) in [("a.b.c", &["x"][..]), ("t", &[""][..]), ("t", &["a\0"][..])] {
+            assert!(matches!(
+                Target::parse(table, columns, None),
+                Err(Error::InvalidIdentifier(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn statement_text_drops_trailing_semicolons_and_comments() {
+        assert_eq!(statement_text("SELECT 1;  "), "SELECT 1");
+        assert_eq!(statement_text("SELECT ';' ;; -- done"), "SELECT ';'");
+        assert_eq!(statement_text("SELECT 1 -- c"), "SELECT 1");
+        assert_eq!(statement_text("  "), "");
+        assert_eq!(
+            copy_out_sql("SELECT 1 -- c"),
+            "COPY (\nSELECT 1 -- c\n) TO STDOUT (FORMAT binary)"
+        );
+    }
+}

@@ -1,0 +1,7 @@
+#[derive(pgdbm::Table)]
+enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}

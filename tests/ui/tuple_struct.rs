@@ -1,0 +1,4 @@
+#[derive(pgdbm::Table)]
+struct Point(i32, i32);
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(pgdbm::FromRow)]
+struct Nothing;
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(pgdbm::Table)]
+struct User {
+    #[pgdbm(primary_key, rename = "user_id")]
+    id: i64,
+}
+
+fn main() {}
