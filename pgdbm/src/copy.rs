@@ -29,7 +29,7 @@ use tokio_postgres::{NoTls, Statement};
 use crate::conn::Lease;
 use crate::error::{DriverError, Error, Result};
 use crate::executor::{Executor, batch};
-use crate::pool::{PgConnection, rollback_sql, savepoint_name};
+use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::table::{FromRow, Param, Table, resolve};
 use crate::{ident, lex};
 
@@ -161,30 +161,35 @@ async fn timed<T>(
 
 /// Opens the savepoint a COPY inside a transaction at `depth` runs under.
 ///
-/// As for a nested transaction, the depth and the rollback owed are recorded
-/// before `SAVEPOINT` is sent, so a future dropped at any point leaves the
-/// connection to be brought back to `depth`.
-async fn open_savepoint(conn: &PgConnection, depth: u32, timeout: Option<Duration>) -> Result<()> {
+/// As for a nested transaction, the depth is recorded before `SAVEPOINT` is
+/// sent and the returned guard owes the rollback to `depth` if the COPY is
+/// dropped before [`close_savepoint`] disarms it.
+async fn open_savepoint(
+    conn: &PgConnection,
+    depth: u32,
+    timeout: Option<Duration>,
+) -> Result<RollbackGuard<'_>> {
     let sql = format!("SAVEPOINT {}", savepoint_name(depth + 1));
+    let guard = RollbackGuard::new(conn, depth);
     conn.set_tx_depth(depth + 1);
-    conn.owe_rollback_to(depth);
-    let result = batch(conn, &sql, timeout).await;
-    if let Err(e) = &result {
+    if let Err(e) = batch(conn, &sql, timeout).await {
         // The server refused it (an aborted transaction, say): there is no
         // savepoint to roll back to. After a timeout or a lost connection
-        // the state is unknown and the debt stays.
+        // the state is unknown and the guard leaves the rollback owed.
         if e.database_error().is_some() {
             conn.set_tx_depth(depth);
-            conn.clear_debt();
+            guard.disarm();
         }
+        return Err(e);
     }
-    result
+    Ok(guard)
 }
 
 /// Releases the COPY's savepoint (`ok`), or rolls back to it and releases
-/// it. On failure the rollback stays owed.
+/// it. On failure the guard leaves the rollback owed.
 async fn close_savepoint(
     conn: &PgConnection,
+    guard: RollbackGuard<'_>,
     depth: u32,
     timeout: Option<Duration>,
     ok: bool,
@@ -196,7 +201,7 @@ async fn close_savepoint(
     };
     batch(conn, &sql, timeout).await?;
     conn.set_tx_depth(depth);
-    conn.clear_debt();
+    guard.disarm();
     Ok(())
 }
 
@@ -558,9 +563,11 @@ where
     // Outside a transaction a COPY is atomic by itself; inside one it runs
     // under a savepoint so that its failure does not abort the transaction.
     let depth = conn.tx_depth();
-    if depth > 0 {
-        open_savepoint(&conn, depth, timeout).await?;
-    }
+    let savepoint = if depth > 0 {
+        Some(open_savepoint(&conn, depth, timeout).await?)
+    } else {
+        None
+    };
     let phase = Phase::default();
     let flight = Flight::start(&conn, Some(&phase));
     let label = target.label();
@@ -573,9 +580,11 @@ where
     conn.count_query();
     // On a connection out of step nothing more is sent; the savepoint's
     // rollback stays owed and the connection is discarded.
-    if depth > 0 && !phase.doomed() {
-        let closed = close_savepoint(&conn, depth, timeout, result.is_ok()).await;
-        return result.and_then(|n| closed.map(|()| n));
+    if let Some(guard) = savepoint {
+        if !phase.doomed() {
+            let closed = close_savepoint(&conn, guard, depth, timeout, result.is_ok()).await;
+            return result.and_then(|n| closed.map(|()| n));
+        }
     }
     result
 }

@@ -327,6 +327,19 @@ impl Error {
     }
 }
 
+/// An error's message followed by its causes': the driver's Display says
+/// only "error serializing parameter 0" and keeps the why in its source.
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
 /// Connection exceptions (class 08) and server shutdowns (57P01..57P03).
 fn is_connection_class(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
@@ -431,9 +444,8 @@ pub struct DriverError {
 
 impl DriverError {
     fn new(err: tokio_postgres::Error, sql: Option<&str>) -> Self {
-        // The driver's Display already appends its cause.
         DriverError {
-            message: err.to_string(),
+            message: with_causes(&err),
             sql: sql.map(str::to_owned),
             source: Some(Box::new(err)),
         }

@@ -195,11 +195,6 @@ impl PgConnection {
         self.session_dirty.store(true, Ordering::Release);
     }
 
-    /// Forgets an owed rollback. (Being replaced by [`RollbackGuard`].)
-    pub(crate) fn clear_debt(&self) {
-        self.owed_depth.store(NO_DEBT, Ordering::Release);
-    }
-
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire)
     }

@@ -132,7 +132,11 @@ pub(crate) fn read_column<'a, T: FromSql<'a>>(
         let found = if was_null {
             "NULL (use Option<T> for nullable columns)".to_owned()
         } else {
-            format!("SQL type {} that failed to decode: {e}", column.type_())
+            format!(
+                "SQL type {} that failed to decode: {}",
+                column.type_(),
+                crate::error::with_causes(&e)
+            )
         };
         Error::row_mapping(column.name(), type_name::<T>(), found)
     })

@@ -2,28 +2,7 @@
 //! [`Row::deserialize`], and the [`Serde`] wrapper that makes any
 //! `serde::Deserialize` type a [`FromRow`](crate::FromRow).
 //!
-//! A row is presented as a map from column name to value (or, to a tuple or
-//! a `Vec`, as the sequence of its values). Each value is read by its
-//! column's SQL type, from the binary format tokio-postgres receives:
-//!
-//! | SQL type | serde |
-//! |---|---|
-//! | `NULL` of any type | `none` (an `Option` field is `None`) |
-//! | `bool` | `bool` |
-//! | `"char"`, `int2`, `int4`, `int8`, `oid` | `i8`, `i16`, `i32`, `i64`, `u32` |
-//! | `float4`, `float8` | `f32`, `f64` |
-//! | `text`, `varchar`, `bpchar`, `name`, `citext`, enums | string |
-//! | `bytea` | bytes (a sequence of `u8` for a `Vec<u8>`) |
-//! | `json`, `jsonb` | the document itself, so nested structs and enums work |
-//! | `numeric` | its exact decimal text; a number when the field is a float or an integer |
-//! | `uuid` | its hyphenated lower-case text |
-//! | `date`, `time`, `timetz`, `timestamp`, `timestamptz` | ISO 8601 text (`2024-05-06`, `07:08:09.5`, `2024-05-06T07:08:09`, RFC 3339 in UTC: `2024-05-06T07:08:09Z`), `infinity`/`-infinity` as PostgreSQL writes them |
-//! | arrays of the above | sequences (nested for several dimensions) |
-//! | `void` | unit |
-//!
-//! These never need the crate's `chrono`/`time`/`uuid`/`decimal` features.
-//! Other types (`interval`, `inet`, ranges, composites...) are an
-//! [`Error::RowMapping`] naming the column; cast them in SQL (`::text`).
+//! The type mapping is documented on [`Serde`].
 
 use std::any::type_name;
 use std::fmt::{self, Write as _};
@@ -46,9 +25,9 @@ impl Row {
     /// a `serde_json::Value`, or a tuple read by position.
     ///
     /// A column that cannot be read into its field is an
-    /// [`Error::RowMapping`] naming the column and its SQL type. See the
-    /// [`Serde`] wrapper to decode whole results with
-    /// [`fetch_all_as`](crate::Database::fetch_all_as).
+    /// [`Error::RowMapping`] naming the column and its SQL type. How each
+    /// SQL type is read is listed on [`Serde`], the wrapper that decodes
+    /// whole results with [`fetch_all_as`](crate::Database::fetch_all_as).
     ///
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
@@ -109,6 +88,31 @@ pub(crate) fn deserialize_row<T: DeserializeOwned>(row: &tokio_postgres::Row) ->
 ///
 /// It decodes query rows only: COPY rows carry no column names, so
 /// `copy_out_query::<Serde<T>>` fails with [`Error::RowMapping`].
+///
+/// # Type mapping
+///
+/// A row is presented as a map from column name to value (or, to a tuple or
+/// a `Vec`, as the sequence of its values). Each value is read by its
+/// column's SQL type, from the binary format tokio-postgres receives:
+///
+/// | SQL type | serde |
+/// |---|---|
+/// | `NULL` of any type | `none` (an `Option` field is `None`) |
+/// | `bool` | `bool` |
+/// | `"char"`, `int2`, `int4`, `int8`, `oid` | `i8`, `i16`, `i32`, `i64`, `u32` |
+/// | `float4`, `float8` | `f32`, `f64` |
+/// | `text`, `varchar`, `bpchar`, `name`, `citext`, enums | string |
+/// | `bytea` | bytes (a sequence of `u8` for a `Vec<u8>`) |
+/// | `json`, `jsonb` | the document itself, so nested structs and enums work |
+/// | `numeric` | its exact decimal text; a number when the field is a float or an integer |
+/// | `uuid` | its hyphenated lower-case text |
+/// | `date`, `time`, `timetz`, `timestamp`, `timestamptz` | ISO 8601 text (`2024-05-06`, `07:08:09.500`, `2024-05-06T07:08:09`, RFC 3339 in UTC: `2024-05-06T07:08:09Z`), `infinity`/`-infinity` as PostgreSQL writes them |
+/// | arrays of the above | sequences (nested for several dimensions) |
+/// | `void` | unit |
+///
+/// These never need the crate's `chrono`/`time`/`uuid`/`decimal` features.
+/// Other types (`interval`, `inet`, ranges, composites...) are an
+/// [`Error::RowMapping`] naming the column; cast them in SQL (`::text`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Serde<T>(pub T);
 

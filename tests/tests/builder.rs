@@ -632,5 +632,77 @@ async fn a_wrong_type_never_reaches_the_protocol() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Parameter(_)), "{err:?}");
+    // The message says why, not only which parameter.
+    let message = err.to_string();
+    assert!(message.contains("i32") && message.contains("int8"), "{message}");
     assert_eq!(test.select::<User>().count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn subqueries_and_the_remaining_forms_are_qualified() {
+    let test = schema_db("subq").await;
+    let app = test.db();
+    let q = app
+        .select::<User>()
+        .filter(User::ID.in_subquery(Post::USER_ID, Some(Post::TITLE.like("%rust%"))));
+    assert_eq!(
+        q.to_sql().unwrap(),
+        r#"SELECT "subq"."users"."id", "subq"."users"."email", "subq"."users"."name", "subq"."users"."active" FROM "subq"."users" WHERE "subq"."users"."id" IN (SELECT "subq"."posts"."user_id" FROM "subq"."posts" WHERE "subq"."posts"."title" LIKE $1)"#
+    );
+    let q = app
+        .select::<User>()
+        .filter(User::ACTIVE.eq(true))
+        .filter(User::ID.not_in_subquery(Post::USER_ID, None));
+    assert_eq!(
+        q.to_sql().unwrap(),
+        r#"SELECT "subq"."users"."id", "subq"."users"."email", "subq"."users"."name", "subq"."users"."active" FROM "subq"."users" WHERE "subq"."users"."active" = $1 AND "subq"."users"."id" NOT IN (SELECT "subq"."posts"."user_id" FROM "subq"."posts")"#
+    );
+    let rows = vec![user("a@x.io", None, true), user("b@x.io", None, true)];
+    assert_eq!(
+        app.insert_many(&rows).to_sql().unwrap(),
+        r#"INSERT INTO "subq"."users" ("email", "name", "active") VALUES ($1, $2, $3)"#,
+        "to_sql shows the statement for one row"
+    );
+    assert_eq!(
+        app.delete::<Post>().to_sql().unwrap(),
+        r#"DELETE FROM "subq"."posts""#
+    );
+
+    // And they run: only the author of a matching post comes back.
+    let saved = app.insert_many(&rows).await.unwrap();
+    assert_eq!(saved, 2);
+    let a = app
+        .select::<User>()
+        .filter(User::EMAIL.eq("a@x.io"))
+        .one()
+        .await
+        .unwrap();
+    app.insert(&Post {
+        id: 0,
+        user_id: a.id,
+        title: "rust in production".into(),
+    })
+    .await
+    .unwrap();
+    let writers: Vec<User> = app
+        .select::<User>()
+        .filter(User::ID.in_subquery(Post::USER_ID, Some(Post::TITLE.like("%rust%"))))
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(writers, vec![a.clone()]);
+    let silent = app
+        .select::<User>()
+        .filter(User::ID.not_in_subquery(Post::USER_ID, None))
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(silent, 1);
+    let exists = app
+        .select::<User>()
+        .filter(User::ID.in_subquery(Post::USER_ID, Some(Post::TITLE.eq("nothing"))))
+        .exists()
+        .await
+        .unwrap();
+    assert!(!exists);
 }

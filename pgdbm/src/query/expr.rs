@@ -42,6 +42,8 @@ pub(crate) enum Node {
     In(ColRef, usize, bool),
     /// `col BETWEEN $n AND $m`
     Between(ColRef),
+    /// `col [NOT] IN (SELECT sub_col FROM sub_table [WHERE filter])`
+    InSelect(ColRef, ColRef, Option<Box<Node>>, bool),
     /// `count(*) op $n`, for HAVING
     CountCmp(CmpOp),
     And(Box<Node>, Box<Node>),
@@ -198,6 +200,45 @@ impl<T: Table, V, F> Column<T, V, F> {
             column: self.col_ref(),
             descending: true,
         }
+    }
+
+    /// `column IN (SELECT other FROM other's table WHERE filter)`: a
+    /// subquery, its table qualified with the same schema as the outer
+    /// statement. `filter` may be `None` for every row.
+    ///
+    /// ```
+    /// # use pgdbm::Table;
+    /// # #[derive(Table)] struct User { #[pgdbm(primary_key)] id: i64 }
+    /// # #[derive(Table)] struct Post { #[pgdbm(primary_key)] id: i64, user_id: i64, title: String }
+    /// let posted_about_rust = User::ID.in_subquery(Post::USER_ID, Some(Post::TITLE.like("%rust%")));
+    /// ```
+    pub fn in_subquery<U: Table, G>(self, selected: Column<U, V, G>, filter: Option<Expr>) -> Expr {
+        self.subquery(selected, filter, false)
+    }
+
+    /// `column NOT IN (SELECT ..)`; see [`in_subquery`](Self::in_subquery).
+    pub fn not_in_subquery<U: Table, G>(
+        self,
+        selected: Column<U, V, G>,
+        filter: Option<Expr>,
+    ) -> Expr {
+        self.subquery(selected, filter, true)
+    }
+
+    fn subquery<U: Table, G>(
+        self,
+        selected: Column<U, V, G>,
+        filter: Option<Expr>,
+        negated: bool,
+    ) -> Expr {
+        let (node, values) = match filter {
+            Some(f) => (Some(Box::new(f.node)), f.values),
+            None => (None, Vec::new()),
+        };
+        Expr::new(
+            Node::InSelect(self.col_ref(), selected.col_ref(), node, negated),
+            values,
+        )
     }
 
     /// `column = other_column`, for joins (both hold the same Rust type).

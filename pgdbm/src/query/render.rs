@@ -280,6 +280,20 @@ pub(super) fn condition(node: &Node, schema: Option<&str>, next: &mut usize) -> 
             let (low, high) = (take(), take());
             column(schema, *col).between(low, high)
         }
+        Node::InSelect(col, selected, filter, negated) => {
+            let mut sub = sea_query::Query::select();
+            sub.expr(column(schema, *selected))
+                .from(table(schema, selected.table));
+            if let Some(filter) = filter {
+                sub.and_where(condition(filter, schema, next));
+            }
+            let col = column(schema, *col);
+            if *negated {
+                col.not_in_subquery(sub)
+            } else {
+                col.in_subquery(sub)
+            }
+        }
         Node::CountCmp(op) => compare(
             sea_query::Func::count(sea_query::Expr::cust("*")).into(),
             *op,
