@@ -32,7 +32,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// Derives `pgdbm::Table` and `pgdbm::FromRow` for a struct with named
 /// fields, plus one typed column constant per column.
 ///
-/// ```ignore
+/// ```
+/// # #[derive(serde::Serialize, serde::Deserialize, Debug)] pub struct Prefs { dark: bool }
 /// #[derive(pgdbm::Table)]
 /// #[pgdbm(table = "users")]
 /// pub struct User {
@@ -95,7 +96,7 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
 /// Derives `pgdbm::FromRow` for a struct with named fields, so query
 /// results decode into it by column name.
 ///
-/// ```ignore
+/// ```
 /// #[derive(pgdbm::FromRow)]
 /// struct Count {
 ///     table_name: String,

@@ -634,7 +634,10 @@ async fn a_wrong_type_never_reaches_the_protocol() {
     assert!(matches!(err, Error::Parameter(_)), "{err:?}");
     // The message says why, not only which parameter.
     let message = err.to_string();
-    assert!(message.contains("i32") && message.contains("int8"), "{message}");
+    assert!(
+        message.contains("i32") && message.contains("int8"),
+        "{message}"
+    );
     assert_eq!(test.select::<User>().count().await.unwrap(), 0);
 }
 

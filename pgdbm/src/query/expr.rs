@@ -266,11 +266,7 @@ macro_rules! comparisons {
                 I: IntoIterator,
                 I::Item: Into<V>,
             {
-                let values: Vec<BoxValue> = values
-                    .into_iter()
-                    .map(|v| Box::new(v.into()) as BoxValue)
-                    .collect();
-                Expr::new(Node::In(self.col_ref(), values.len(), false), values)
+                self.in_list(values, false)
             }
 
             /// `column NOT IN (..)`; an empty list matches everything.
@@ -279,11 +275,19 @@ macro_rules! comparisons {
                 I: IntoIterator,
                 I::Item: Into<V>,
             {
+                self.in_list(values, true)
+            }
+
+            fn in_list<I>(self, values: I, negated: bool) -> Expr
+            where
+                I: IntoIterator,
+                I::Item: Into<V>,
+            {
                 let values: Vec<BoxValue> = values
                     .into_iter()
                     .map(|v| Box::new(v.into()) as BoxValue)
                     .collect();
-                Expr::new(Node::In(self.col_ref(), values.len(), true), values)
+                Expr::new(Node::In(self.col_ref(), values.len(), negated), values)
             }
 
             /// `column BETWEEN low AND high`

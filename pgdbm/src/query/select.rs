@@ -276,38 +276,35 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     /// The number of matching rows (`SELECT count(*)`; order, limit and
     /// offset are ignored).
     pub async fn count(self) -> Result<i64> {
-        let mut shape = self.shape.clone();
-        shape.kind = SelectKind::Count;
-        shape.order.clear();
-        shape.limit = false;
-        shape.offset = false;
-        let built = self.built(&shape)?;
-        let mut without_paging = self;
-        without_paging.limit = None;
-        without_paging.offset = None;
-        let params = without_paging.params(&built);
-        let (_, rows) = render::query_rows(&without_paging.target, &built.sql, &params).await?;
-        rows.first()
-            .map(|row| crate::row::read_column::<i64>(row, 0))
-            .unwrap_or(Ok(0))
+        self.scalar(SelectKind::Count, 0).await
     }
 
     /// Whether any row matches.
     pub async fn exists(self) -> Result<bool> {
+        self.scalar(SelectKind::Exists, false).await
+    }
+
+    /// Runs the shape as a one-value query of `kind`, without ordering or
+    /// paging; `empty` when no row comes back.
+    async fn scalar<V: tokio_postgres::types::FromSqlOwned>(
+        mut self,
+        kind: SelectKind,
+        empty: V,
+    ) -> Result<V> {
         let mut shape = self.shape.clone();
-        shape.kind = SelectKind::Exists;
+        shape.kind = kind;
         shape.order.clear();
         shape.limit = false;
         shape.offset = false;
+        self.limit = None;
+        self.offset = None;
         let built = self.built(&shape)?;
-        let mut without_paging = self;
-        without_paging.limit = None;
-        without_paging.offset = None;
-        let params = without_paging.params(&built);
-        let (_, rows) = render::query_rows(&without_paging.target, &built.sql, &params).await?;
-        rows.first()
-            .map(|row| crate::row::read_column::<bool>(row, 0))
-            .unwrap_or(Ok(false))
+        let params = self.params(&built);
+        let (_, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
+        match rows.first() {
+            Some(row) => crate::row::read_column::<V>(row, 0),
+            None => Ok(empty),
+        }
     }
 
     /// The matching rows as a stream, read from the server as consumed.

@@ -306,13 +306,20 @@ impl<'e, T: Table> Insert<'e, T> {
     }
 }
 
-impl<'e, T: Table> IntoFuture for Insert<'e, T> {
-    type Output = Result<u64>;
-    type IntoFuture = BoxFuture<'e, u64>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.execute())
-    }
+/// `.await` on a write runs it and returns the rows affected.
+macro_rules! awaitable {
+    ($builder:ident) => {
+        impl<'e, T: Table> IntoFuture for $builder<'e, T> {
+            type Output = Result<u64>;
+            type IntoFuture = BoxFuture<'e, u64>;
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin(self.execute())
+            }
+        }
+    };
 }
+
+awaitable!(Insert);
 
 /// An `INSERT .. ON CONFLICT` being built; see [`Insert::on_conflict`].
 #[must_use = "choose do_nothing() or do_update(..)"]
@@ -434,6 +441,12 @@ impl<T: Table> std::fmt::Debug for Update<'_, T> {
     }
 }
 
+/// ANDs `condition` onto a write's WHERE clause and its values.
+fn add_filter<'e>(filter: &mut Option<Node>, values: &mut Vec<Param<'e>>, condition: Expr) {
+    *filter = Some(and_node(filter.take(), condition.node));
+    values.extend(condition.values.into_iter().map(Param::Owned));
+}
+
 fn and_node(left: Option<Node>, right: Node) -> Node {
     match left {
         Some(left) => Node::And(Box::new(left), Box::new(right)),
@@ -468,9 +481,7 @@ impl<'e, T: Table> Update<'e, T> {
 
     /// Adds a WHERE condition; several calls are joined with AND.
     pub fn filter(mut self, condition: Expr) -> Self {
-        self.filter = Some(and_node(self.filter.take(), condition.node));
-        self.filter_values
-            .extend(condition.values.into_iter().map(Param::Owned));
+        add_filter(&mut self.filter, &mut self.filter_values, condition);
         self
     }
 
@@ -524,13 +535,7 @@ impl<'e, T: Table> Update<'e, T> {
     }
 }
 
-impl<'e, T: Table> IntoFuture for Update<'e, T> {
-    type Output = Result<u64>;
-    type IntoFuture = BoxFuture<'e, u64>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.execute())
-    }
-}
+awaitable!(Update);
 
 /// A typed `DELETE` from table `T` (without a filter every row is deleted).
 ///
@@ -569,9 +574,7 @@ impl<'e, T: Table> Delete<'e, T> {
 
     /// Adds a WHERE condition; several calls are joined with AND.
     pub fn filter(mut self, condition: Expr) -> Self {
-        self.filter = Some(and_node(self.filter.take(), condition.node));
-        self.filter_values
-            .extend(condition.values.into_iter().map(Param::Owned));
+        add_filter(&mut self.filter, &mut self.filter_values, condition);
         self
     }
 
@@ -611,13 +614,7 @@ impl<'e, T: Table> Delete<'e, T> {
     }
 }
 
-impl<'e, T: Table> IntoFuture for Delete<'e, T> {
-    type Output = Result<u64>;
-    type IntoFuture = BoxFuture<'e, u64>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.execute())
-    }
-}
+awaitable!(Delete);
 
 /// `update_row(&row)`: every non-key, non-generated column set from `row`,
 /// matched by its primary key.
