@@ -271,20 +271,89 @@ where
     let client = conn.client();
     atomically(&conn, ex.call_timeout(), async {
         let guard = InFlight::start(&conn);
-        let outcome = async {
-            let statement = conn.statement(&sql).await?;
-            futures_util::stream::iter(rows)
-                .map(|params| client.execute(&statement, params))
-                .buffered(PIPELINE_DEPTH)
-                .try_fold(0u64, |total, n| async move { Ok(total + n) })
+        let outcome = match lex::single_row_insert(&sql) {
+            Some((head, arity)) => insert_rows(&conn, &sql[..head], arity, rows).await,
+            None => {
+                async {
+                    let statement = conn.statement(&sql).await?;
+                    futures_util::stream::iter(rows)
+                        .map(|params| client.execute(&statement, params))
+                        .buffered(PIPELINE_DEPTH)
+                        .try_fold(0u64, |total, n| async move { Ok(total + n) })
+                        .await
+                        .map_err(|e| Error::from_driver(e, Some(&sql)))
+                }
                 .await
-                .map_err(|e| Error::from_driver(e, Some(&sql)))
-        }
-        .await;
+            }
+        };
         guard.finish();
         outcome
     })
     .await
+}
+
+/// Rows per statement when a single-row INSERT is rewritten; measured on a
+/// 2-core machine, 100 rows per statement with a few statements in flight
+/// is several times faster than one statement per row (DESIGN §12).
+const ROWS_PER_INSERT: usize = 100;
+/// Multi-row statements in flight at once.
+const INSERTS_IN_FLIGHT: usize = 8;
+
+/// `INSERT .. VALUES ($1..$n)` for many rows: the same statement carrying
+/// up to [`ROWS_PER_INSERT`] rows, a few in flight at once.
+async fn insert_rows<'p, I>(conn: &PgConnection, head: &str, arity: usize, rows: I) -> Result<u64>
+where
+    I: Iterator<Item = &'p [&'p (dyn ToSql + Sync)]> + Send,
+{
+    let per_statement = ROWS_PER_INSERT.min(u16::MAX as usize / arity).max(1);
+    let mut rows = rows.enumerate().peekable();
+    let chunks = std::iter::from_fn(move || {
+        rows.peek()?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(per_statement * arity);
+        for (index, row) in rows.by_ref().take(per_statement) {
+            if row.len() != arity {
+                return Some(Err(Error::Parameter(Box::new(
+                    crate::error::DriverError::message_only(format!(
+                        "row {index} has {} values for {arity} placeholders",
+                        row.len()
+                    )),
+                ))));
+            }
+            params.extend_from_slice(row);
+        }
+        Some(Ok(params))
+    });
+    futures_util::stream::iter(chunks)
+        .map(|chunk| async move {
+            let params = chunk?;
+            let sql = multi_row_sql(head, arity, params.len() / arity);
+            let statement = conn.statement(&sql).await?;
+            conn.client()
+                .execute(&statement, &params)
+                .await
+                .map_err(|e| Error::from_driver(e, Some(&sql)))
+        })
+        .buffered(INSERTS_IN_FLIGHT)
+        .try_fold(0u64, |total, n| async move { Ok(total + n) })
+        .await
+}
+
+/// `head ($1, .., $n), ($n+1, ..), ..` for `rows` rows.
+fn multi_row_sql(head: &str, arity: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(head.len() + rows * arity * 6);
+    sql.push_str(head);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { " (" } else { ", (" });
+        for col in 0..arity {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", row * arity + col + 1);
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Runs `work` (statements on `conn`) inside a transaction unless one is

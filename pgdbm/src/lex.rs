@@ -86,6 +86,38 @@ pub(crate) fn is_blank(sql: &str) -> bool {
     tokens(sql).all(|t| t.is_punct(";"))
 }
 
+/// If `sql` is exactly `INSERT .. VALUES ($1, $2, .., $n)` (the tuple last,
+/// parameters in order, nothing after it but `;`), the byte offset just past
+/// `VALUES` and `n`: such a statement can carry many rows at once.
+pub(crate) fn single_row_insert(sql: &str) -> Option<(usize, usize)> {
+    let mut tokens = tokens(sql);
+    if !tokens.next()?.is_word("INSERT") {
+        return None;
+    }
+    let values = tokens.find(|t| t.depth == 0 && t.is_word("VALUES"))?;
+    if !tokens.next()?.is_punct("(") {
+        return None;
+    }
+    let mut arity = 0;
+    loop {
+        let param = tokens.next()?;
+        if param.kind != TokenKind::Param || param.text[1..].parse::<usize>().ok()? != arity + 1 {
+            return None;
+        }
+        arity += 1;
+        let next = tokens.next()?;
+        if next.is_punct(")") {
+            break;
+        }
+        if !next.is_punct(",") {
+            return None;
+        }
+    }
+    tokens
+        .all(|t| t.is_punct(";"))
+        .then_some((values.end(), arity))
+}
+
 /// Where to do what a session-state statement was meant to do.
 const TRANSACTION_ADVICE: &str = "use db.transaction() (or acquire() for a connection of your own)";
 const SETTING_ADVICE: &str =
@@ -608,6 +640,36 @@ mod tests {
         }
         // An unterminated nested comment swallows the rest.
         assert!(is_blank("/* a /* b */ SELECT 1"));
+    }
+
+    #[test]
+    fn single_row_inserts_are_recognised() {
+        let sql = "INSERT INTO \"s\".\"t\" (a, b) VALUES ($1, $2)";
+        let (end, arity) = single_row_insert(sql).unwrap();
+        assert_eq!(&sql[..end], "INSERT INTO \"s\".\"t\" (a, b) VALUES");
+        assert_eq!(arity, 2);
+        assert_eq!(
+            single_row_insert("insert into t values ($1);").map(|x| x.1),
+            Some(1)
+        );
+        assert_eq!(
+            single_row_insert("-- c\nINSERT INTO t VALUES ($1) -- trailing").map(|x| x.1),
+            Some(1)
+        );
+        for other in [
+            "INSERT INTO t VALUES ($2, $1)",
+            "INSERT INTO t VALUES ($1, now())",
+            "INSERT INTO t VALUES ($1::int)",
+            "INSERT INTO t VALUES ($1) RETURNING id",
+            "INSERT INTO t VALUES ($1) ON CONFLICT DO NOTHING",
+            "INSERT INTO t SELECT $1",
+            "INSERT INTO t (a) VALUES ($1), ($2)",
+            "UPDATE t SET a = $1",
+            "WITH x AS (SELECT 1) INSERT INTO t VALUES ($1)",
+            "INSERT INTO t VALUES (",
+        ] {
+            assert_eq!(single_row_insert(other), None, "{other}");
+        }
     }
 
     #[test]

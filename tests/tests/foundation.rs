@@ -1667,3 +1667,59 @@ async fn params_macro_mixes_types() {
         3
     );
 }
+
+#[tokio::test]
+async fn execute_many_multi_row_rewrite_keeps_every_value_in_place() {
+    let test = TestDatabase::new().await.unwrap();
+    test.execute(
+        "CREATE TABLE {{tables.pairs}} (a int PRIMARY KEY, b text NOT NULL, c bool)",
+        &[],
+    )
+    .await
+    .unwrap();
+    // 250 rows: two full 100-row statements and one of 50.
+    let data: Vec<(i32, String, Option<bool>)> = (0..250)
+        .map(|i| (i, format!("v{i}"), (i % 3 != 0).then_some(i % 2 == 0)))
+        .collect();
+    let rows: Vec<[&(dyn pgdbm::ToSql + Sync); 3]> = data
+        .iter()
+        .map(|(a, b, c)| [a as _, b as _, c as _])
+        .collect();
+    let n = test
+        .execute_many(
+            "INSERT INTO {{tables.pairs}} (a, b, c) VALUES ($1, $2, $3)",
+            &rows,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 250);
+    let matching: i64 = test
+        .fetch_value(
+            "SELECT count(*) FROM {{tables.pairs}} WHERE b = 'v' || a
+               AND c IS NOT DISTINCT FROM (CASE WHEN a % 3 = 0 THEN NULL ELSE a % 2 = 0 END)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(matching, 250);
+
+    // A statement that cannot be rewritten is pipelined as it is.
+    let updates: Vec<[&(dyn pgdbm::ToSql + Sync); 2]> =
+        data.iter().map(|(a, b, _)| [b as _, a as _]).collect();
+    let n = test
+        .execute_many(
+            "INSERT INTO {{tables.pairs}} (a, b) VALUES ($2, $1) ON CONFLICT (a) DO UPDATE SET b = excluded.b || '!'",
+            &updates,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 250);
+    let bangs: i64 = test
+        .fetch_value(
+            "SELECT count(*) FROM {{tables.pairs}} WHERE b LIKE '%!'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bangs, 250);
+}
