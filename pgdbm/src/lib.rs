@@ -41,6 +41,7 @@ mod copy;
 mod database;
 mod error;
 mod executor;
+mod fasthash;
 mod ident;
 mod lex;
 mod mux;

@@ -5,11 +5,12 @@
 //! would grow it without limit. This one keeps at most `capacity` statements
 //! and evicts the least recently used.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::Statement;
+
+use crate::fasthash::FastMap;
 
 struct Entry {
     statement: Statement,
@@ -19,7 +20,7 @@ struct Entry {
 pub(crate) struct StatementCache {
     capacity: usize,
     clock: AtomicU64,
-    entries: Mutex<HashMap<Box<str>, Entry>>,
+    entries: Mutex<FastMap<Box<str>, Entry>>,
 }
 
 impl StatementCache {
@@ -27,7 +28,7 @@ impl StatementCache {
         StatementCache {
             capacity: capacity.max(1),
             clock: AtomicU64::new(0),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(FastMap::default()),
         }
     }
 

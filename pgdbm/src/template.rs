@@ -19,7 +19,7 @@
 //! placeholder.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -193,7 +193,7 @@ fn parse_placeholder(sql: &str, open: usize) -> Result<Option<(Placeholder, usiz
 #[derive(Debug)]
 pub(crate) struct TemplateCache {
     schema: Option<Arc<str>>,
-    expanded: RwLock<HashMap<Box<str>, Arc<str>>>,
+    expanded: RwLock<crate::fasthash::FastMap<Box<str>, Arc<str>>>,
     /// Typed builders' statements rendered for this schema, by shape.
     pub(crate) shapes: crate::query::ShapeCache,
 }
@@ -203,7 +203,7 @@ impl TemplateCache {
     pub(crate) fn new(schema: Option<Arc<str>>) -> Self {
         TemplateCache {
             schema,
-            expanded: RwLock::new(HashMap::new()),
+            expanded: RwLock::new(crate::fasthash::FastMap::default()),
             shapes: crate::query::ShapeCache::default(),
         }
     }

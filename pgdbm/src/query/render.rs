@@ -1,7 +1,6 @@
 //! Qualifying, rendering, auditing and caching built statements, and running
 //! them on whichever executor the builder came from.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -109,13 +108,13 @@ pub(crate) struct Built {
 const MAX_SHAPES: usize = 4096;
 
 struct ShapeMap<K> {
-    map: RwLock<HashMap<K, Arc<Built>>>,
+    map: RwLock<crate::fasthash::FastMap<K, Arc<Built>>>,
 }
 
 impl<K> Default for ShapeMap<K> {
     fn default() -> Self {
         ShapeMap {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(crate::fasthash::FastMap::default()),
         }
     }
 }

@@ -244,32 +244,36 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// Every matching row.
     pub async fn all(self) -> Result<Vec<R>> {
+        Ok(self.rows().await?.1)
+    }
+
+    /// The rows, with the statement they came from (for error messages).
+    async fn rows(self) -> Result<(Arc<Built>, Vec<R>)> {
         let built = self.built(&self.shape)?;
         let params = self.params(&built);
         let (statement, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
-        render::decode_all(&statement, &rows, Some(&built.indices))
+        let decoded = render::decode_all(&statement, &rows, Some(&built.indices))?;
+        Ok((built, decoded))
     }
 
     /// Exactly one row: [`Error::NotFound`] for none,
     /// [`Error::TooManyRows`] for more.
     pub async fn one(self) -> Result<R> {
-        let sql_for_error = self.to_sql()?;
-        let mut rows = self.all().await?;
+        let (built, mut rows) = self.rows().await?;
         match rows.len() {
             1 => Ok(rows.swap_remove(0)),
-            0 => Err(Error::NotFound(sql_for_error.into())),
-            _ => Err(Error::TooManyRows(sql_for_error.into())),
+            0 => Err(Error::NotFound(built.sql.as_str().into())),
+            _ => Err(Error::TooManyRows(built.sql.as_str().into())),
         }
     }
 
     /// Zero or one row; more is [`Error::TooManyRows`].
     pub async fn optional(self) -> Result<Option<R>> {
-        let sql_for_error = self.to_sql()?;
-        let mut rows = self.all().await?;
+        let (built, mut rows) = self.rows().await?;
         match rows.len() {
             0 => Ok(None),
             1 => Ok(Some(rows.swap_remove(0))),
-            _ => Err(Error::TooManyRows(sql_for_error.into())),
+            _ => Err(Error::TooManyRows(built.sql.as_str().into())),
         }
     }
 
