@@ -83,7 +83,12 @@ pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
 
 /// Whether `sql` holds no statement: only whitespace, comments and `;`.
 pub(crate) fn is_blank(sql: &str) -> bool {
-    tokens(sql).all(|t| t.is_punct(";"))
+    // Nearly every statement starts with a letter: no need to lex it.
+    match sql.trim_start().as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_alphabetic() => false,
+        Some(_) => tokens(sql).all(|t| t.is_punct(";")),
+    }
 }
 
 /// If `sql` is exactly `INSERT .. VALUES ($1, $2, .., $n)` (the tuple last,
@@ -130,7 +135,18 @@ const SESSION_ADVICE: &str = "run it on a connection of your own from acquire()"
 pub(crate) fn session_statement(sql: &str) -> Option<(String, &'static str)> {
     let mut words = tokens(sql).filter(|t| t.kind == TokenKind::Word);
     let first = words.next()?;
-    let advice = match first.text.to_ascii_uppercase().as_str() {
+    // Keywords are at most 10 bytes: upper-case them on the stack, since
+    // this runs on every call of a multiplexed manager.
+    let mut upper = [0u8; 10];
+    let keyword = match first.text.as_bytes() {
+        word if word.len() <= upper.len() => {
+            upper[..word.len()].copy_from_slice(word);
+            upper[..word.len()].make_ascii_uppercase();
+            std::str::from_utf8(&upper[..word.len()]).unwrap_or("")
+        }
+        _ => return None,
+    };
+    let advice = match keyword {
         "SET" | "RESET" => SETTING_ADVICE,
         "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
             TRANSACTION_ADVICE
