@@ -20,6 +20,20 @@ use crate::template::TemplateCache;
 
 const NO_DEBT: u32 = u32::MAX;
 
+/// Sends the cancel request on `socket`, then waits (at most `limit`) for
+/// the server to close it, which it does after signalling the backend.
+async fn cancel_on<S>(token: &tokio_postgres::CancelToken, mut socket: S, limit: Duration) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1];
+    token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
+        && tokio::time::timeout(limit, socket.read(&mut buf))
+            .await
+            .is_ok()
+}
+
 /// The server address cancel requests are sent to.
 enum CancelAddr {
     Tcp(String, u16),
@@ -287,36 +301,23 @@ impl PgConnection {
     /// land on a statement sent after it. The postmaster closes the cancel
     /// connection only after signalling, so wait for that close.
     async fn cancel(&self) -> bool {
-        use tokio::io::AsyncReadExt;
         let token = self.client.cancel_token();
         let limit = Duration::from_secs(5);
-        let mut buf = [0u8; 1];
         match &*self.cancel_addr {
             CancelAddr::Tcp(host, port) => {
-                let Ok(Ok(mut socket)) = tokio::time::timeout(
-                    limit,
-                    tokio::net::TcpStream::connect((host.as_str(), *port)),
-                )
-                .await
-                else {
-                    return false;
-                };
-                token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
-                    && tokio::time::timeout(limit, socket.read(&mut buf))
-                        .await
-                        .is_ok()
+                let connect = tokio::net::TcpStream::connect((host.as_str(), *port));
+                match tokio::time::timeout(limit, connect).await {
+                    Ok(Ok(socket)) => cancel_on(&token, socket, limit).await,
+                    _ => false,
+                }
             }
             #[cfg(unix)]
             CancelAddr::Unix(path) => {
-                let Ok(Ok(mut socket)) =
-                    tokio::time::timeout(limit, tokio::net::UnixStream::connect(path)).await
-                else {
-                    return false;
-                };
-                token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
-                    && tokio::time::timeout(limit, socket.read(&mut buf))
-                        .await
-                        .is_ok()
+                let connect = tokio::net::UnixStream::connect(path);
+                match tokio::time::timeout(limit, connect).await {
+                    Ok(Ok(socket)) => cancel_on(&token, socket, limit).await,
+                    _ => false,
+                }
             }
             CancelAddr::Unknown => token.cancel_query(NoTls).await.is_ok(),
         }

@@ -122,6 +122,20 @@ impl Expr {
     }
 }
 
+/// ANDs `condition` onto a clause (WHERE or HAVING) and its values, for
+/// `filter` and `having` called several times.
+pub(crate) fn add_condition<'e>(
+    clause: &mut Option<Node>,
+    values: &mut Vec<crate::table::Param<'e>>,
+    condition: Expr,
+) {
+    *clause = Some(match clause.take() {
+        Some(prev) => Node::And(Box::new(prev), Box::new(condition.node)),
+        None => condition.node,
+    });
+    values.extend(condition.values.into_iter().map(crate::table::Param::Owned));
+}
+
 /// `count(*)`, for `having`.
 ///
 /// ```

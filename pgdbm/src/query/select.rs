@@ -7,7 +7,7 @@ use futures_util::{Stream, StreamExt};
 use sea_query::{JoinType, Order};
 use tokio_postgres::types::FromSqlOwned;
 
-use super::expr::{ColRef, Expr, Node, OrderBy};
+use super::expr::{ColRef, Expr, Node, OrderBy, add_condition};
 use super::render::{self, Built, Target, column, condition, table};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -131,11 +131,7 @@ impl<'e, T: Table> Select<'e, T, T> {
 impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     /// Adds a WHERE condition; several calls are joined with AND.
     pub fn filter(mut self, condition: Expr) -> Self {
-        self.shape.filter = Some(match self.shape.filter.take() {
-            Some(prev) => Node::And(Box::new(prev), Box::new(condition.node)),
-            None => condition.node,
-        });
-        self.filter_values.extend(owned(condition.values));
+        add_condition(&mut self.shape.filter, &mut self.filter_values, condition);
         self
     }
 
@@ -183,11 +179,7 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// Adds a HAVING condition (see [`count_all`](crate::count_all)).
     pub fn having(mut self, condition: Expr) -> Self {
-        self.shape.having = Some(match self.shape.having.take() {
-            Some(prev) => Node::And(Box::new(prev), Box::new(condition.node)),
-            None => condition.node,
-        });
-        self.having_values.extend(owned(condition.values));
+        add_condition(&mut self.shape.having, &mut self.having_values, condition);
         self
     }
 

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use sea_query::{Alias, ReturningClause};
 use tokio_postgres::types::ToSql;
 
-use super::expr::{Expr, Node};
+use super::expr::{Expr, Node, add_condition};
 use super::render::{self, Built, Target, condition, marker, table};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -470,19 +470,6 @@ impl<T: Table> std::fmt::Debug for Update<'_, T> {
     }
 }
 
-/// ANDs `condition` onto a write's WHERE clause and its values.
-fn add_filter<'e>(filter: &mut Option<Node>, values: &mut Vec<Param<'e>>, condition: Expr) {
-    *filter = Some(and_node(filter.take(), condition.node));
-    values.extend(condition.values.into_iter().map(Param::Owned));
-}
-
-fn and_node(left: Option<Node>, right: Node) -> Node {
-    match left {
-        Some(left) => Node::And(Box::new(left), Box::new(right)),
-        None => right,
-    }
-}
-
 impl<'e, T: Table> Update<'e, T> {
     pub(crate) fn new(target: Target<'e>) -> Self {
         Update {
@@ -510,7 +497,7 @@ impl<'e, T: Table> Update<'e, T> {
 
     /// Adds a WHERE condition; several calls are joined with AND.
     pub fn filter(mut self, condition: Expr) -> Self {
-        add_filter(&mut self.filter, &mut self.filter_values, condition);
+        add_condition(&mut self.filter, &mut self.filter_values, condition);
         self
     }
 
@@ -603,7 +590,7 @@ impl<'e, T: Table> Delete<'e, T> {
 
     /// Adds a WHERE condition; several calls are joined with AND.
     pub fn filter(mut self, condition: Expr) -> Self {
-        add_filter(&mut self.filter, &mut self.filter_values, condition);
+        add_condition(&mut self.filter, &mut self.filter_values, condition);
         self
     }
 
