@@ -888,10 +888,12 @@ macro_rules! query_methods {
             #[doc = "`table` is `\"t\"` (in this manager's schema) or `\"s.t\"`, read as PostgreSQL reads a name"]
             #[doc = "(unquoted folds to lower case, `\"Quoted\"` keeps its case); `columns` are exact names,"]
             #[doc = "always quoted; an empty list means every column of the table but the generated ones."]
-            #[doc = "Each record holds one value per column, in column order. Column types come from the"]
-            #[doc = "server, described afresh for each COPY (one round trip, so an `ALTER TABLE` is never"]
-            #[doc = "missed); records are encoded as the iterator yields them, never collected. Returns"]
-            #[doc = "the number of rows copied."]
+            #[doc = "Each record holds one value per column, in column order: a tuple of values, an array"]
+            #[doc = "or a `Vec` of `&(dyn ToSql + Sync)`, a `Vec` of boxed values, a reference to any of"]
+            #[doc = "these, or a type of your own (see [`CopyRecord`](crate::CopyRecord)). Column types come"]
+            #[doc = "from the server, described afresh for each COPY (one round trip, so an `ALTER TABLE`"]
+            #[doc = "is never missed); records are encoded as the iterator yields them, never collected."]
+            #[doc = "Returns the number of rows copied."]
             #[doc = ""]
             #[doc = "The COPY is all or nothing: a bad record fails it and nothing is written. A value of"]
             #[doc = "the wrong Rust type, or a record of the wrong width, is"]
@@ -912,12 +914,15 @@ macro_rules! query_methods {
             #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
             #[doc = $setup]
             #[doc = "let people = vec![(1i64, \"a@x\".to_string()), (2, \"b@x\".to_string())];"]
-            #[doc = "let records = people.iter().map(|(id, email)| [id as &(dyn pgdbm::ToSql + Sync), email]);"]
-            #[doc = "let n = x.copy_records_to_table(\"users\", &[\"id\", \"email\"], records).await?;"]
+            #[doc = "let n = x.copy_records_to_table(\"users\", &[\"id\", \"email\"], &people).await?;"]
             #[doc = "assert_eq!(n, 2);"]
+            #[doc = "// Values of different types chosen at run time, as references."]
+            #[doc = "let (id, email) = (3i64, \"c@x\");"]
+            #[doc = "let row: [&(dyn pgdbm::ToSql + Sync); 2] = [&id, &email];"]
+            #[doc = "x.copy_records_to_table(\"users\", &[\"id\", \"email\"], [row]).await?;"]
             #[doc = "# Ok(()) }"]
             #[doc = "```"]
-            pub async fn copy_records_to_table<'r, I, R>(
+            pub async fn copy_records_to_table<I, R>(
                 &self,
                 table: &str,
                 columns: &[&str],
@@ -925,7 +930,7 @@ macro_rules! query_methods {
             ) -> $crate::Result<u64>
             where
                 I: IntoIterator<Item = R>,
-                R: AsRef<[&'r (dyn $crate::ToSql + Sync)]>,
+                R: $crate::CopyRecord,
             {
                 $crate::copy::copy_records_to_table(self, table, columns, records).await
             }

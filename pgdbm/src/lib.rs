@@ -57,7 +57,7 @@ mod transaction;
 
 pub use config::{DatabaseConfig, SslMode};
 pub use conn::Conn;
-pub use copy::CopyOutStream;
+pub use copy::{CopyOutStream, CopyRecord};
 pub use database::Database;
 pub use error::{
     ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,

@@ -1124,3 +1124,215 @@ async fn copy_futures_can_be_spawned() {
     assert_eq!(task.await.unwrap().unwrap(), (5, 1));
     assert_eq!(count(&test, "items").await, 15);
 }
+
+#[tokio::test]
+async fn records_as_tuples_boxes_slices_and_references() {
+    let test = TestDatabase::new().await.unwrap();
+    with_tables(&test).await;
+
+    // Owned tuples, moved in; then borrowed.
+    let owned = items(1, 3);
+    let n = test
+        .copy_records_to_table("items", ITEM_COLUMNS, owned.clone())
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let borrowed = items(4, 2);
+    test.copy_records_to_table("items", ITEM_COLUMNS, &borrowed)
+        .await
+        .unwrap();
+    // Tuples of borrowed values, and a wider tuple for two columns.
+    let names = ["six".to_string(), "seven".to_string()];
+    let refs = [
+        (6i64, names[0].as_str(), None::<i32>),
+        (7, &names[1], Some(7)),
+    ];
+    test.copy_records_to_table("items", ITEM_COLUMNS, refs)
+        .await
+        .unwrap();
+
+    // Boxed values, Sync and Sync + Send.
+    let boxed: Vec<Vec<Box<dyn ToSql + Sync>>> = vec![vec![
+        Box::new(8i64),
+        Box::new("eight".to_string()),
+        Box::new(Some(1i32)),
+    ]];
+    test.copy_records_to_table("items", ITEM_COLUMNS, boxed)
+        .await
+        .unwrap();
+    let sendable: Vec<Vec<Box<dyn ToSql + Sync + Send>>> = (9..11i64)
+        .map(|id| -> Vec<Box<dyn ToSql + Sync + Send>> {
+            vec![
+                Box::new(id),
+                Box::new(format!("item {id}")),
+                Box::new(None::<i32>),
+            ]
+        })
+        .collect();
+    test.copy_records_to_table("items", ITEM_COLUMNS, &sendable)
+        .await
+        .unwrap();
+
+    // Slices and vectors of references.
+    let (id, name, qty) = (11i64, "eleven", Some(11i32));
+    let row: [Value<'_>; 3] = [&id, &name, &qty];
+    test.copy_records_to_table("items", ITEM_COLUMNS, [&row[..]])
+        .await
+        .unwrap();
+    let (id, name) = (12i64, "twelve");
+    test.copy_records_to_table("items", &["id", "name"], [vec![&id as Value<'_>, &name]])
+        .await
+        .unwrap();
+
+    let back: Vec<(i64, String, Option<i32>)> = test
+        .fetch_all_as(
+            "SELECT id, name, qty FROM {{tables.items}} ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut expected = items(1, 5);
+    expected.extend([
+        (6, "six".to_string(), None),
+        (7, "seven".to_string(), Some(7)),
+        (8, "eight".to_string(), Some(1)),
+        (9, "item 9".to_string(), None),
+        (10, "item 10".to_string(), None),
+        (11, "eleven".to_string(), Some(11)),
+        (12, "twelve".to_string(), None),
+    ]);
+    assert_eq!(back, expected);
+}
+
+#[tokio::test]
+async fn tuple_and_boxed_records_of_wrong_width_or_type_name_row_and_column() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    let seed = items(1, 4);
+    test.copy_records_to_table("items", ITEM_COLUMNS, &seed)
+        .await
+        .unwrap();
+
+    // Tuples two wide for three columns.
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(10i64, "a"), (11, "b")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0: 2 values for 3 columns (\"id\", \"name\", \"qty\")")),
+        "{err}"
+    );
+    assert_unharmed(&test, pid, 4).await;
+
+    // A tuple with a text where qty (int4) is: typed error naming both.
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(20i64, "a", "not a number")])
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Parameter(e) => {
+            assert!(e.message().starts_with("row 0, column \"qty\": "), "{err}");
+            assert!(e.message().contains("int4"), "{err}");
+        }
+        other => panic!("expected Parameter, got {other:?}"),
+    }
+    assert_unharmed(&test, pid, 4).await;
+
+    // Tuples whose type fits the first columns but not the table's: an i32
+    // id for int8 is refused, not widened.
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(21i32, "a", None::<i32>)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0, column \"id\"")),
+        "{err}"
+    );
+    assert_unharmed(&test, pid, 4).await;
+
+    // Boxed records: row 6 is short, row 9 has a wrong type; each fails the
+    // whole COPY at its own row.
+    let boxed = |bad: Option<usize>, short: Option<usize>| {
+        (0..12usize)
+            .map(|i| {
+                let mut row: Vec<Box<dyn ToSql + Sync + Send>> =
+                    vec![Box::new(100 + i as i64), Box::new(format!("b{i}"))];
+                if short != Some(i) {
+                    if bad == Some(i) {
+                        row.push(Box::new(1.5f64));
+                    } else {
+                        row.push(Box::new(Some(i as i32)));
+                    }
+                }
+                row
+            })
+            .collect::<Vec<_>>()
+    };
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, boxed(None, Some(6)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 6: 2 values for 3 columns")),
+        "{err}"
+    );
+    assert_unharmed(&test, pid, 4).await;
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, boxed(Some(9), None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 9, column \"qty\": ")),
+        "{err}"
+    );
+    assert_unharmed(&test, pid, 4).await;
+    assert_eq!(
+        test.copy_records_to_table("items", ITEM_COLUMNS, boxed(None, None))
+            .await
+            .unwrap(),
+        12
+    );
+    assert_eq!(count(&test, "items").await, 16);
+}
+
+/// Records borrowing `names`, ids from 300.
+fn borrowed_records(names: &[String]) -> impl Iterator<Item = (i64, &String, Option<i32>)> {
+    names.iter().zip(300..).map(|(name, id)| (id, name, None))
+}
+
+/// Compile-level check that a COPY of owned tuples (and of sendable boxed
+/// values) is `Send`, so it can be spawned.
+#[tokio::test]
+async fn copy_of_owned_tuples_can_be_spawned() {
+    let test = TestDatabase::new().await.unwrap();
+    with_tables(&test).await;
+    let db = test.db().clone();
+    let task = tokio::spawn(async move {
+        let rows = items(1, 10);
+        let n = db
+            .copy_records_to_table("items", ITEM_COLUMNS, rows)
+            .await?;
+        // Made on the fly by an iterator adapter.
+        let made = (100..105i64).map(|id| (id, format!("n{id}"), Some(id as i32)));
+        let m = db
+            .copy_records_to_table("items", ITEM_COLUMNS, made)
+            .await?;
+        // Tuples borrowing from a local, through a function that names the
+        // iterator (an inline closure taking references can defeat the
+        // compiler's `Send` proof; see `CopyRecord`).
+        let names: Vec<String> = (0..3).map(|i| format!("b{i}")).collect();
+        let m = m + db
+            .copy_records_to_table("items", ITEM_COLUMNS, borrowed_records(&names))
+            .await?;
+        let boxed: Vec<Vec<Box<dyn ToSql + Sync + Send>>> =
+            vec![vec![Box::new(200i64), Box::new("b"), Box::new(None::<i32>)]];
+        let tx = db.transaction().await?;
+        let k = tx
+            .copy_records_to_table("items", ITEM_COLUMNS, boxed)
+            .await?;
+        tx.commit().await?;
+        Ok::<_, Error>(n + m + k)
+    });
+    assert_eq!(task.await.unwrap().unwrap(), 19);
+    assert_eq!(count(&test, "items").await, 19);
+}

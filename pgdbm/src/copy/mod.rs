@@ -21,17 +21,26 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::SinkExt;
 use futures_util::{Stream, StreamExt};
-use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutStream};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::CopyInSink;
+use tokio_postgres::binary_copy::BinaryCopyOutStream;
+use tokio_postgres::types::Type;
 use tokio_postgres::{NoTls, Statement};
 
 use crate::conn::Lease;
 use crate::error::{DriverError, Error, Result};
 use crate::executor::{Executor, batch};
 use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
-use crate::table::{FromRow, Param, Table, resolve};
+use crate::table::{FromRow, Table, resolve};
 use crate::{ident, lex};
+
+mod encode;
+mod record;
+
+use encode::{HEADER, RowEncoder, RowError, TRAILER};
+pub use record::CopyRecord;
 
 /// What a COPY FROM is doing, which decides how it is cut off (timeout,
 /// dropped future).
@@ -50,7 +59,7 @@ const STAGE_OTHER: u8 = 0;
 /// copy mode: cut off here, the connection may be one answer out of step
 /// (see [`start_copy_in`]) and is given up.
 const STAGE_STARTING: u8 = 1;
-/// In copy mode, the server waiting for rows: dropping the writer makes the
+/// In copy mode, the server waiting for rows: dropping the sink makes the
 /// driver send CopyFail, which ends the COPY at once, so nothing is
 /// cancelled (a cancel request reaches the backend asynchronously and could
 /// hit the statement after this one instead).
@@ -266,37 +275,25 @@ impl Target {
     }
 }
 
-/// The values of one row, as a COPY row source gives them.
-enum Values<'a> {
-    /// Borrowed as they are (records).
-    Slice(&'a [&'a (dyn ToSql + Sync)]),
-    /// Taken from a model's fields.
-    Params(Vec<Param<'a>>),
-}
-
-impl Values<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Values::Slice(values) => values.len(),
-            Values::Params(values) => values.len(),
-        }
-    }
-}
-
 /// One row for a COPY FROM.
 trait CopyRow {
-    /// The row's values for the columns at `plan` (indices into the model's
-    /// columns; records ignore it).
-    fn values<'s>(&'s self, plan: &[usize]) -> Values<'s>;
+    /// Appends the row to `out`, its values encoded as `types` (one per
+    /// column); `plan` holds the model's columns to take, in order (records
+    /// ignore it).
+    fn encode(&self, plan: &[usize], types: &[Type], out: &mut BytesMut) -> Result<(), RowError>;
 }
 
-/// A caller's record: one value per column, in column order. The lifetime
-/// of the values is part of the type so that borrowing the record bounds it.
-struct Record<'r, R>(R, PhantomData<&'r ()>);
+/// A caller's record: one value per column, in column order.
+struct Record<R>(R);
 
-impl<'r, R: AsRef<[&'r (dyn ToSql + Sync)]>> CopyRow for Record<'r, R> {
-    fn values<'s>(&'s self, _: &[usize]) -> Values<'s> {
-        Values::Slice(self.0.as_ref())
+impl<R: CopyRecord> CopyRow for Record<R> {
+    fn encode(&self, _: &[usize], types: &[Type], out: &mut BytesMut) -> Result<(), RowError> {
+        let record = &self.0;
+        let mut row = RowEncoder::start(out, types, record.width())?;
+        for column in 0..types.len() {
+            row.value(column, record.value(column))?;
+        }
+        Ok(())
     }
 }
 
@@ -304,9 +301,13 @@ impl<'r, R: AsRef<[&'r (dyn ToSql + Sync)]>> CopyRow for Record<'r, R> {
 struct Model<B, T>(B, PhantomData<fn() -> T>);
 
 impl<B: Borrow<T>, T: Table> CopyRow for Model<B, T> {
-    fn values<'s>(&'s self, plan: &[usize]) -> Values<'s> {
-        let row = self.0.borrow();
-        Values::Params(plan.iter().map(|&i| row.value(i)).collect())
+    fn encode(&self, plan: &[usize], types: &[Type], out: &mut BytesMut) -> Result<(), RowError> {
+        let model = self.0.borrow();
+        let mut row = RowEncoder::start(out, types, plan.len())?;
+        for (column, &field) in plan.iter().enumerate() {
+            row.value(column, model.value(field).as_sql())?;
+        }
+        Ok(())
     }
 }
 
@@ -316,18 +317,18 @@ impl<B: Borrow<T>, T: Table> CopyRow for Model<B, T> {
 // higher-ranked lifetimes), and COPY futures must be spawnable.
 
 /// Records from an iterator.
-struct Records<'r, I>(I, PhantomData<&'r ()>);
+struct Records<I>(I);
 
 // Nothing is pinned structurally: the iterator is only used by `&mut`.
-impl<I> Unpin for Records<'_, I> {}
+impl<I> Unpin for Records<I> {}
 
-// No bound on the records here: an associated type that needs one tied to
-// `'r` would again defeat the `Send` proof.
-impl<'r, I: Iterator> Stream for Records<'r, I> {
-    type Item = Record<'r, I::Item>;
+// No bound on the records here: an associated type that needs one (tied to
+// the records' lifetimes) could again defeat the `Send` proof.
+impl<I: Iterator> Stream for Records<I> {
+    type Item = Record<I::Item>;
 
     fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(self.get_mut().0.next().map(|r| Record(r, PhantomData)))
+        Poll::Ready(self.get_mut().0.next().map(Record))
     }
 }
 
@@ -369,56 +370,19 @@ impl<B: Borrow<T>, T> Borrow<T> for Either<B, T> {
     }
 }
 
-/// A model's values as the driver takes them.
-struct AsSql<'p, 'a>(std::slice::Iter<'p, Param<'a>>);
-
-impl<'p> Iterator for AsSql<'p, '_> {
-    type Item = &'p (dyn ToSql + Sync);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(Param::as_sql)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl ExactSizeIterator for AsSql<'_, '_> {}
-
-/// Why one row could not be written.
-enum RowError {
-    /// It had this many values, not one per column.
-    Width(usize),
-    /// The driver could not encode or send it.
-    Driver(tokio_postgres::Error),
-}
-
 /// The error for row `index` (counted from 0 in input order), naming the
 /// column whose value could not be encoded.
-fn row_error(err: RowError, index: u64, columns: &[String], sql: &str) -> Error {
+fn row_error(err: RowError, index: u64, columns: &[String]) -> Error {
     let message = match err {
         RowError::Width(n) => format!(
             "row {index}: {n} values for {} columns ({})",
             columns.len(),
             column_list(columns.iter().map(String::as_str))
         ),
-        RowError::Driver(e) if e.is_closed() => return Error::from_driver(e, Some(sql)),
-        RowError::Driver(e) => {
-            // tokio-postgres reports which value failed only in its message
-            // ("error serializing parameter N"), the cause as the source.
-            let text = e.to_string();
-            let column = text
-                .strip_prefix("error serializing parameter ")
-                .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|digits| digits?.parse::<usize>().ok())
-                .and_then(|i| columns.get(i));
-            let cause = std::error::Error::source(&e).map(ToString::to_string);
-            match (column, cause) {
-                (Some(column), Some(cause)) => format!("row {index}, column {column:?}: {cause}"),
-                _ => format!("row {index}: {text}"),
-            }
-        }
+        RowError::Value { column, cause } => match columns.get(column) {
+            Some(name) => format!("row {index}, column {name:?}: {cause}"),
+            None => format!("row {index}: {cause}"),
+        },
     };
     Error::Parameter(Box::new(DriverError::message_only(message)))
 }
@@ -466,19 +430,14 @@ const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// and its end awaited, so that later calls on it fail as closed instead
 /// of reading answers meant for others. [`start_copy`] checks the table and
 /// the columns first so that the common mistakes never get here.
-async fn start_copy_in(
-    conn: &PgConnection,
-    sql: &str,
-    types: &[Type],
-    phase: &Phase,
-) -> Result<BinaryCopyInWriter> {
+async fn start_copy_in(conn: &PgConnection, sql: &str, phase: &Phase) -> Result<CopySink> {
     let statement = conn.statement(sql).await?;
     phase.set(STAGE_STARTING);
     let started = conn.client().copy_in(&statement).await;
     match started {
         Ok(sink) => {
             phase.set(STAGE_WRITING);
-            Ok(BinaryCopyInWriter::new(sink, types))
+            Ok(sink)
         }
         Err(e) => {
             phase.set(STAGE_OTHER);
@@ -505,10 +464,14 @@ async fn give_up(conn: &PgConnection, phase: &Phase) {
     let _ = closed.await;
 }
 
-/// A started COPY FROM: the writer, the COPY sent, and its columns' names
+/// The driver's end of a COPY FROM in copy mode. Dropped unfinished, it
+/// sends CopyFail.
+type CopySink = CopyInSink<Bytes>;
+
+/// A started COPY FROM: the sink, the COPY sent, and its columns' names
 /// and types.
 struct Started {
-    writer: BinaryCopyInWriter,
+    sink: CopySink,
     sql: String,
     columns: Vec<String>,
     types: Vec<Type>,
@@ -540,9 +503,9 @@ async fn start_copy(conn: &PgConnection, target: &Target, phase: &Phase) -> Resu
         .iter()
         .map(|c| c.type_().clone())
         .collect();
-    let writer = start_copy_in(conn, &sql, &types, phase).await?;
+    let sink = start_copy_in(conn, &sql, phase).await?;
     Ok(Started {
-        writer,
+        sink,
         sql,
         columns,
         types,
@@ -589,8 +552,12 @@ where
     result
 }
 
+/// How much encoded data is gathered before it is sent: large enough that
+/// sending costs little per row, small enough to keep memory flat.
+const SEND_AT: usize = 64 * 1024;
+
 /// Writes every row into a started COPY and finishes it. Returning early
-/// drops the writer, which makes the driver send CopyFail: the server ends
+/// drops the sink, which makes the driver send CopyFail: the server ends
 /// the COPY with an error and nothing is written.
 async fn write_rows<S>(started: Started, plan: &[usize], rows: S, phase: &Phase) -> Result<u64>
 where
@@ -598,39 +565,37 @@ where
     S::Item: CopyRow,
 {
     let Started {
-        writer,
+        sink,
         sql,
         columns,
         types,
     } = started;
-    let mut writer = pin!(writer);
+    let mut sink = pin!(sink);
     let mut rows = pin!(rows);
+    let sent = |e| Error::from_driver(e, Some(&sql));
+    let mut buf = BytesMut::with_capacity(SEND_AT + SEND_AT / 4);
+    buf.put_slice(HEADER);
     let mut index = 0u64;
-    while let Some(row) = rows.next().await {
-        let values = row.values(plan);
-        let written = if values.len() != types.len() {
-            Err(RowError::Width(values.len()))
-        } else {
-            match &values {
-                Values::Slice(values) => writer.as_mut().write(values).await,
-                Values::Params(values) => writer.as_mut().write_raw(AsSql(values.iter())).await,
-            }
-            .map_err(RowError::Driver)
-        };
-        written.map_err(|e| row_error(e, index, &columns, &sql))?;
+    loop {
+        let Some(row) = rows.next().await else { break };
+        let encoded = row.encode(plan, &types, &mut buf);
+        // Not held across the send below (see `encode`).
+        drop(row);
+        encoded.map_err(|e| row_error(e, index, &columns))?;
         index += 1;
+        if buf.len() >= SEND_AT {
+            sink.send(buf.split().freeze()).await.map_err(sent)?;
+        }
     }
     // The server may now be busy applying the rows.
     phase.set(STAGE_OTHER);
-    writer
-        .as_mut()
-        .finish()
-        .await
-        .map_err(|e| Error::from_driver(e, Some(&sql)))
+    buf.put_i16(TRAILER);
+    sink.send(buf.freeze()).await.map_err(sent)?;
+    sink.as_mut().finish().await.map_err(sent)
 }
 
 /// `copy_records_to_table`: records in column order into `table`.
-pub(crate) async fn copy_records_to_table<'r, E, I, R>(
+pub(crate) async fn copy_records_to_table<E, I, R>(
     ex: &E,
     table: &str,
     columns: &[&str],
@@ -639,10 +604,10 @@ pub(crate) async fn copy_records_to_table<'r, E, I, R>(
 where
     E: Executor,
     I: IntoIterator<Item = R>,
-    R: AsRef<[&'r (dyn ToSql + Sync)]>,
+    R: CopyRecord,
 {
     let target = Target::parse(table, columns, ex.templates().schema())?;
-    copy_rows(ex, target, &[], Records(records.into_iter(), PhantomData)).await
+    copy_rows(ex, target, &[], Records(records.into_iter())).await
 }
 
 /// The table and the insertable (not generated) columns of `T`, with their
