@@ -25,6 +25,11 @@ pub struct Options {
     pub rounds: usize,
     /// Rows loaded by each W3 operation.
     pub bulk_rows: usize,
+    /// pgdbm-mux's `multiplex_connections` (also raw-pipelined's client
+    /// count); `None`: pgdbm's default.
+    pub mux_connections: Option<usize>,
+    /// pgdbm-mux's `multiplex_depth`; `None`: pgdbm's default.
+    pub mux_depth: Option<usize>,
     /// Whether to run the CPU-only micro-benchmarks.
     pub micro: bool,
     /// `--quick` was given.
@@ -43,6 +48,8 @@ usage: cargo run --release -p pgdbm-bench -- [options]
   --duration SECS         timed seconds per cell (default 1)
   --rounds N              interleaved repetitions per cell, medians reported (default 5)
   --rows N                rows per W3 load (default 100000)
+  --mux-connections N     pgdbm-mux's multiplex_connections and raw-pipelined's clients (default: pgdbm's)
+  --mux-depth N           pgdbm-mux's multiplex_depth (default: pgdbm's)
 ";
 
 fn parse_list<T>(value: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
@@ -84,6 +91,8 @@ impl Options {
             duration: Duration::from_secs(1),
             rounds: 5,
             bulk_rows: 100_000,
+            mux_connections: None,
+            mux_depth: None,
             micro: true,
             quick: false,
         };
@@ -139,6 +148,10 @@ impl Options {
                     rounds_given = true;
                 }
                 "--rows" => opts.bulk_rows = parse_count("--rows", &value()?)?,
+                "--mux-connections" => {
+                    opts.mux_connections = Some(parse_count("--mux-connections", &value()?)?)
+                }
+                "--mux-depth" => opts.mux_depth = Some(parse_count("--mux-depth", &value()?)?),
                 other => return Err(format!("unknown option {other}\n\n{USAGE}")),
             }
         }
@@ -169,13 +182,17 @@ impl Options {
 
     /// The flags as given, for the report header.
     pub fn describe(&self) -> String {
+        let knob = |n: Option<usize>| n.map_or("pgdbm's default".to_owned(), |n| n.to_string());
         format!(
-            "warm-up {:.1} s + {:.1} s timed per cell, {} round(s) interleaved (medians), pool {} per stack, {} rows per W3 load",
+            "warm-up {:.1} s + {:.1} s timed per cell, {} round(s) interleaved (medians), pool {} per stack, {} rows per W3 load, \
+             pgdbm-mux connections {} and depth {}",
             self.warmup.as_secs_f64(),
             self.duration.as_secs_f64(),
             self.rounds,
             self.pool_size,
-            self.bulk_rows
+            self.bulk_rows,
+            knob(self.mux_connections),
+            knob(self.mux_depth)
         )
     }
 }

@@ -125,8 +125,7 @@ async fn run_on(
     dbname: &str,
     started: Instant,
 ) -> Result<(), BoxError> {
-    let stacks =
-        Arc::new(setup::open_stacks(server, dbname, opts.pool_size, opts.bulk_rows).await?);
+    let stacks = Arc::new(setup::open_stacks(server, dbname, opts).await?);
     let outcome = measure_all(opts, server, dbname, &stacks, started).await;
     setup::close_stacks(&stacks).await;
     outcome
@@ -361,6 +360,7 @@ async fn measure_all(
         "- stacks: raw = tokio-postgres 0.7 + deadpool-postgres 0.14 (RecyclingMethod::Fast, prepare_cached); \
          pgdbm-raw = Database with templated SQL, multiplexing off; pgdbm-typed = #[derive(Table)] builder on the same Database; \
          pgdbm-mux = templated SQL on a Database with multiplexing on (pgdbm's default); \
+         raw-pipelined = bare tokio-postgres clients shared by all tasks, as many as pgdbm-mux's connection cap, statements prepared once (the pipelining ceiling); \
          sqlx = sqlx 0.9 default pool (ping on acquire); sqlx-noping = test_before_acquire(false); \
          pgbench = pgbench -M prepared (W1, W5; its CPU is the pgbench process's)"
     );

@@ -6,8 +6,9 @@ use std::time::Duration;
 use pgdbm::{Database, DatabaseConfig};
 use tokio_postgres::NoTls;
 
+use crate::args::Options;
 use crate::model;
-use crate::stacks::{BoxError, RawSql, Stacks};
+use crate::stacks::{BoxError, Pipelined, RawSql, Stacks};
 
 /// The schema pgdbm qualifies every table with; raw and sqlx use the same
 /// qualified names.
@@ -103,9 +104,9 @@ pub fn quote(name: &str) -> String {
 pub async fn open_stacks(
     server: &Server,
     dbname: &str,
-    pool_size: usize,
-    bulk_rows: usize,
+    opts: &Options,
 ) -> Result<Stacks, BoxError> {
+    let (pool_size, bulk_rows) = (opts.pool_size, opts.bulk_rows);
     // pgdbm: its defaults (statement timeouts, command_timeout, statement
     // cache) except the pool size, as a service would run it; once with
     // multiplexing off (an exclusive pooled connection per call, like raw)
@@ -118,7 +119,15 @@ pub async fn open_stacks(
     config.min_connections = pool_size;
     config.max_connections = pool_size;
     let db = Database::connect(config.clone().with_multiplexing(false)).await?;
-    let db_mux = Database::connect(config.with_multiplexing(true)).await?;
+    let mut mux_config = config.with_multiplexing(true);
+    if let Some(n) = opts.mux_connections {
+        mux_config.multiplex_connections = n;
+    }
+    if let Some(n) = opts.mux_depth {
+        mux_config.multiplex_depth = n;
+    }
+    let db_mux_connections = mux_config.multiplex_connections;
+    let db_mux = Database::connect(mux_config).await?;
     for sql in model::SCHEMA_SQL {
         db.execute(sql, &[]).await?;
     }
@@ -139,6 +148,21 @@ pub async fn open_stacks(
         .build()?;
     let held = futures_util::future::try_join_all((0..pool_size).map(|_| raw.get())).await?;
     drop(held);
+
+    // raw-pipelined: as many bare clients as pgdbm-mux opens at most.
+    let mut pipelined = Vec::new();
+    for _ in 0..db_mux_connections.min(pool_size).max(1) {
+        let (client, connection) = server.pg_config(dbname).connect(NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        pipelined.push(Pipelined {
+            w1: client.prepare(&sql.w1).await?,
+            w2: client.prepare(&sql.w2).await?,
+            w5: client.prepare(model::W5_SQL).await?,
+            client,
+        });
+    }
 
     // sqlx: the same server, default pool options but the size; the second
     // pool does not ping connections on acquire.
@@ -179,6 +203,8 @@ pub async fn open_stacks(
         raw,
         db,
         db_mux,
+        pipelined,
+        next_pipelined: Default::default(),
         sqlx,
         sqlx_noping,
         sql,

@@ -69,6 +69,19 @@ impl RawSql {
     }
 }
 
+/// One bare client shared by raw-pipelined's tasks, with its statements
+/// prepared once.
+pub struct Pipelined {
+    /// The client; its connection task runs on the runtime.
+    pub client: tokio_postgres::Client,
+    /// W1, W2 and W5, prepared on `client`.
+    pub w1: tokio_postgres::Statement,
+    /// W2.
+    pub w2: tokio_postgres::Statement,
+    /// W5.
+    pub w5: tokio_postgres::Statement,
+}
+
 /// Every stack's pool, on the same database.
 pub struct Stacks {
     /// tokio-postgres + deadpool-postgres.
@@ -78,6 +91,10 @@ pub struct Stacks {
     pub db: Database,
     /// pgdbm with multiplexing on (its default), a pool of its own.
     pub db_mux: Database,
+    /// Shared bare clients for raw-pipelined.
+    pub pipelined: Vec<Pipelined>,
+    /// Which shared client raw-pipelined uses next.
+    pub next_pipelined: std::sync::atomic::AtomicUsize,
     /// sqlx, default pool options (ping on acquire).
     pub sqlx: sqlx::PgPool,
     /// sqlx with `test_before_acquire(false)`.
@@ -139,6 +156,7 @@ impl Stacks {
             StackId::PgdbmRaw => pgdbm_raw_op(&self.db, workload, d).await,
             StackId::PgdbmMux => pgdbm_raw_op(&self.db_mux, workload, d).await,
             StackId::PgdbmTyped => self.pgdbm_typed_op(workload, d).await,
+            StackId::RawPipelined => self.pipelined_op(workload, d).await,
             StackId::Sqlx | StackId::SqlxNoPing => {
                 self.sqlx_op(self.sqlx_pool(stack), workload, d).await
             }
@@ -181,6 +199,30 @@ impl Stacks {
                 std::hint::black_box(one);
             }
             other => return Err(format!("{other} is not a timed workload").into()),
+        }
+        Ok(())
+    }
+
+    async fn pipelined_op(&self, workload: Workload, d: Draw) -> Result<(), BoxError> {
+        use std::sync::atomic::Ordering;
+        let n = self.next_pipelined.fetch_add(1, Ordering::Relaxed);
+        let p = &self.pipelined[n % self.pipelined.len()];
+        match workload {
+            Workload::W1 => {
+                let row = p.client.query_one(&p.w1, &[&d.id]).await?;
+                std::hint::black_box(User::from_raw(&row));
+            }
+            Workload::W2 => {
+                let rows = p.client.query(&p.w2, &[&d.id, &model::W2_ROWS]).await?;
+                let users: Vec<User> = rows.iter().map(User::from_raw).collect();
+                check_w2(users.len())?;
+                std::hint::black_box(users);
+            }
+            Workload::W5 => {
+                let one: i32 = p.client.query_one(&p.w5, &[]).await?.get(0);
+                std::hint::black_box(one);
+            }
+            other => return Err(format!("{other} is not run by raw-pipelined").into()),
         }
         Ok(())
     }

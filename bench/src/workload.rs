@@ -106,6 +106,11 @@ pub enum StackId {
     /// pgdbm's `Database` with raw templated SQL and multiplexing on (its
     /// default): statements pipelined over a few shared connections.
     PgdbmMux,
+    /// Bare tokio-postgres clients shared by every task (as many as
+    /// pgdbm-mux's default connection cap, picked round-robin), statements
+    /// prepared once: what pipelining alone gives, the ceiling for
+    /// pgdbm-mux.
+    RawPipelined,
     /// sqlx with its default pool (pings each connection on acquire).
     Sqlx,
     /// sqlx with `test_before_acquire(false)`.
@@ -116,11 +121,12 @@ pub enum StackId {
 
 impl StackId {
     /// Every stack, in report order.
-    pub const ALL: [StackId; 7] = [
+    pub const ALL: [StackId; 8] = [
         StackId::Raw,
         StackId::PgdbmRaw,
         StackId::PgdbmTyped,
         StackId::PgdbmMux,
+        StackId::RawPipelined,
         StackId::Sqlx,
         StackId::SqlxNoPing,
         StackId::Pgbench,
@@ -132,7 +138,7 @@ impl StackId {
             .into_iter()
             .find(|s| s.name().eq_ignore_ascii_case(name))
             .ok_or_else(|| {
-                format!("unknown stack {name} (raw pgdbm-raw pgdbm-typed pgdbm-mux sqlx sqlx-noping pgbench)")
+                format!("unknown stack {name} (raw pgdbm-raw pgdbm-typed pgdbm-mux raw-pipelined sqlx sqlx-noping pgbench)")
             })
     }
 
@@ -143,6 +149,7 @@ impl StackId {
             StackId::PgdbmRaw => "pgdbm-raw",
             StackId::PgdbmTyped => "pgdbm-typed",
             StackId::PgdbmMux => "pgdbm-mux",
+            StackId::RawPipelined => "raw-pipelined",
             StackId::Sqlx => "sqlx",
             StackId::SqlxNoPing => "sqlx-noping",
             StackId::Pgbench => "pgbench",
@@ -163,6 +170,8 @@ impl StackId {
             (PgdbmMux, _) => {
                 Err("n/a: batches and COPY take an exclusive connection, as pgdbm-raw")
             }
+            (RawPipelined, W1 | W2 | W5) => Ok(()),
+            (RawPipelined, _) => Err("n/a: the pipelining reference runs single statements only"),
             (Sqlx, W3aMulti) => Err("n/a: sqlx's multi-row form is in W3a"),
             (Sqlx, W3b) => Err("skipped: sqlx COPY takes hand-encoded binary"),
             (SqlxNoPing, W3a | W3aMulti | W3b) => Err("n/a: one acquire per load, same as sqlx"),

@@ -211,11 +211,30 @@ pub struct DatabaseConfig {
     /// call. `acquire()`, transactions, streams, COPY, batches and calls with
     /// their own timeout keep exclusive connections. Default `true`.
     pub multiplex: bool,
-    /// The most shared connections multiplexing opens. Default `4`.
+    /// The most shared connections multiplexing opens. Default: this
+    /// machine's cores, at least 2 and at most 8.
+    ///
+    /// Each shared connection is one server backend, and one backend runs on
+    /// one server core; past that, more connections only split the pipeline
+    /// into shallower batches. Measured on a 2-core machine with the server
+    /// beside the client, 2 connections beat 4 by a quarter at 16 tasks, and
+    /// beat 1 where the statement costs the server more than the round trip.
+    /// Raise it for a server with many more cores than the client.
     pub multiplex_connections: usize,
     /// Requests in flight on every shared connection before another is
     /// opened. Default `8`.
     pub multiplex_depth: usize,
+}
+
+/// Multiplexing's default connection cap: the client's cores, clamped.
+///
+/// The server's core count is what bounds useful backends, but the server
+/// does not report it; the client's is a fair stand-in when both are sized
+/// alike, and the clamp keeps a tiny or huge client reasonable.
+fn default_multiplex_connections() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
 }
 
 impl Default for DatabaseConfig {
@@ -251,7 +270,7 @@ impl Default for DatabaseConfig {
             retry_max_delay: Duration::from_secs(30),
             statement_cache_size: 1000,
             multiplex: true,
-            multiplex_connections: 4,
+            multiplex_connections: default_multiplex_connections(),
             multiplex_depth: 8,
         }
     }
