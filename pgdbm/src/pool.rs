@@ -12,6 +12,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::config::{DatabaseConfig, SslMode};
+use crate::copy::ColumnCache;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::ident;
@@ -207,6 +208,11 @@ impl PgConnection {
 
     pub(crate) fn mark_session_dirty(&self) {
         self.session_dirty.store(true, Ordering::Release);
+    }
+
+    /// Raw SQL may have changed session state (see `session_dirty`).
+    pub(crate) fn is_session_dirty(&self) -> bool {
+        self.session_dirty.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_abandoned(&self) -> bool {
@@ -426,6 +432,8 @@ pub(crate) struct PoolShared {
     mux: Option<crate::mux::Mux>,
     config: DatabaseConfig,
     templates: Mutex<HashMap<Option<Arc<str>>, Arc<TemplateCache>>>,
+    /// COPY targets' columns, for every schema's managers.
+    copy_columns: Arc<ColumnCache>,
 }
 
 /// A connection pool that several [`Database`] managers share, each with its
@@ -516,6 +524,7 @@ impl SharedPool {
                 mux,
                 config,
                 templates: Mutex::new(HashMap::new()),
+                copy_columns: Arc::default(),
             }),
         };
         shared.warm_up().await?;
@@ -599,7 +608,12 @@ impl SharedPool {
         let key: Option<Arc<str>> = schema.map(Arc::from);
         Ok(map
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(TemplateCache::new(key)))
+            .or_insert_with(|| {
+                Arc::new(TemplateCache::for_pool(
+                    key,
+                    Arc::clone(&self.inner.copy_columns),
+                ))
+            })
             .clone())
     }
 
@@ -655,6 +669,7 @@ impl SharedPool {
             server_version: None,
             shared_connections: 0,
             shared_in_flight: 0,
+            copy_describes: self.inner.copy_columns.describes(),
         };
         if let Some(mux) = &self.inner.mux {
             (stats.shared_connections, stats.shared_in_flight) = mux.stats();
@@ -719,4 +734,9 @@ pub struct PoolStats {
     pub shared_connections: usize,
     /// Requests in flight on the multiplexed connections.
     pub shared_in_flight: usize,
+    /// How many times a COPY FROM asked the server to describe its table
+    /// (a first COPY, or a cached description found stale). For tests of
+    /// the column cache; not part of the stable API.
+    #[doc(hidden)]
+    pub copy_describes: u64,
 }

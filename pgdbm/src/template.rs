@@ -196,16 +196,35 @@ pub(crate) struct TemplateCache {
     expanded: RwLock<crate::fasthash::FastMap<Box<str>, Arc<str>>>,
     /// Typed builders' statements rendered for this schema, by shape.
     pub(crate) shapes: crate::query::ShapeCache,
+    /// COPY targets' columns, shared with every schema of the pool.
+    copy_columns: Arc<crate::copy::ColumnCache>,
 }
 
 impl TemplateCache {
-    /// An empty cache for `schema`, which the caller has validated.
+    /// An empty cache for `schema`, which the caller has validated, with a
+    /// COPY column cache of its own.
+    #[cfg(test)]
     pub(crate) fn new(schema: Option<Arc<str>>) -> Self {
+        Self::for_pool(schema, Arc::default())
+    }
+
+    /// An empty cache for `schema` (validated by the caller) on the pool
+    /// whose COPY column cache is `copy_columns`.
+    pub(crate) fn for_pool(
+        schema: Option<Arc<str>>,
+        copy_columns: Arc<crate::copy::ColumnCache>,
+    ) -> Self {
         TemplateCache {
             schema,
             expanded: RwLock::new(crate::fasthash::FastMap::default()),
             shapes: crate::query::ShapeCache::default(),
+            copy_columns,
         }
+    }
+
+    /// The pool's cache of COPY targets' columns.
+    pub(crate) fn copy_columns(&self) -> &crate::copy::ColumnCache {
+        &self.copy_columns
     }
 
     /// The schema placeholders expand to, as configured.

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use pgdbm::testing::TestDatabase;
-use pgdbm::{Database, Error, FromRow, SharedPool, Table, ToSql};
+use pgdbm::{
+    Database, Error, FromRow, IsolationLevel, SharedPool, Table, ToSql, TransactionOptions,
+};
 
 /// A row of `people`, for the typed COPY methods.
 #[derive(Table, Debug, Clone, PartialEq)]
@@ -1335,4 +1337,423 @@ async fn copy_of_owned_tuples_can_be_spawned() {
     });
     assert_eq!(task.await.unwrap().unwrap(), 19);
     assert_eq!(count(&test, "items").await, 19);
+}
+
+/// How many times COPYs on this pool described their table.
+async fn describes(db: &Database) -> u64 {
+    db.pool_stats().await.unwrap().copy_describes
+}
+
+async fn qty_column(db: &Database) -> Vec<(i64, Option<f32>)> {
+    db.fetch_all_as(
+        "SELECT id, qty::float4 FROM {{tables.items}} ORDER BY id",
+        &[],
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn later_copies_use_the_cached_description_until_the_table_changes() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    let start = describes(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, &items(1, 3))
+        .await
+        .unwrap();
+    assert_eq!(describes(&test).await, start + 1);
+    for from in [10, 20, 30] {
+        test.copy_records_to_table("items", ITEM_COLUMNS, &items(from, 3))
+            .await
+            .unwrap();
+    }
+    assert_eq!(describes(&test).await, start + 1, "served from the cache");
+
+    // Another column list, or none, is another entry.
+    test.copy_records_to_table("items", &["id", "name"], [(40i64, "a")])
+        .await
+        .unwrap();
+    test.copy_records_to_table("items", &[], [(41i64, "b", None::<i32>)])
+        .await
+        .unwrap();
+    test.copy_records_to_table("items", &[], [(42i64, "c", None::<i32>)])
+        .await
+        .unwrap();
+    assert_eq!(describes(&test).await, start + 3);
+
+    // qty int4 -> float4: the cached entry is found stale in the COPY's own
+    // round trip and refreshed; the values land as float4.
+    test.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE float4", &[])
+        .await
+        .unwrap();
+    let n = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(50i64, "f", Some(1.5f32))])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(describes(&test).await, start + 4);
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(51i64, "g", Some(-2.25f32))])
+        .await
+        .unwrap();
+    assert_eq!(describes(&test).await, start + 4);
+    let back = qty_column(&test).await;
+    assert_eq!(back[back.len() - 2..], [(50, Some(1.5)), (51, Some(-2.25))]);
+    assert_eq!(count(&test, "items").await, 17);
+    assert_eq!(pooled_pid(&test).await, pid, "no connection was lost");
+}
+
+#[tokio::test]
+async fn same_width_type_changes_after_a_cached_copy_read_back_right() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(1i64, "a", Some(1i32))])
+        .await
+        .unwrap();
+
+    // int4 -> float4, same width: an i32 now is refused, naming row and
+    // column, rather than written as a float's bits.
+    test.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE float4", &[])
+        .await
+        .unwrap();
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2i32))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0, column \"qty\": ") && e.message().contains("float4")),
+        "{err}"
+    );
+    assert_eq!(count(&test, "items").await, 1);
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(0.5f32))])
+        .await
+        .unwrap();
+
+    // int8 -> float8 for the key, after that entry was cached.
+    test.execute("ALTER TABLE {{tables.items}} ALTER id TYPE float8", &[])
+        .await
+        .unwrap();
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(3i64, "c", Some(3f32))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0, column \"id\": ") && e.message().contains("float8")),
+        "{err}"
+    );
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(3.5f64, "c", Some(3f32))])
+        .await
+        .unwrap();
+    let back: Vec<(f64, Option<f32>)> = test
+        .fetch_all_as("SELECT id, qty FROM {{tables.items}} ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(back, [(1.0, Some(1.0)), (2.0, Some(0.5)), (3.5, Some(3.0))]);
+
+    // To a domain over int4: the catalog shows the domain, the server
+    // describes its base type, so i32 values go in.
+    test.execute("CREATE DOMAIN small_qty AS int4 CHECK (VALUE < 100)", &[])
+        .await
+        .unwrap();
+    test.execute(
+        "ALTER TABLE {{tables.items}} ALTER qty TYPE small_qty USING qty::int4",
+        &[],
+    )
+    .await
+    .unwrap();
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(4f64, "d", Some(4i32))])
+        .await
+        .unwrap();
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(5f64, "e", Some(5i32))])
+        .await
+        .unwrap();
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(6f64, "f", Some(600i32))])
+        .await
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), Some("23514"), "{err:?}");
+    assert_eq!(count(&test, "items").await, 5);
+    assert_eq!(pooled_pid(&test).await, pid);
+}
+
+#[tokio::test]
+async fn two_schemas_with_one_table_name_each_get_their_own_types() {
+    let test = TestDatabase::new().await.unwrap();
+    let pool = SharedPool::connect(test.config().clone().with_pool_size(1, 1))
+        .await
+        .unwrap();
+    let alpha = pool.database(Some("alpha")).unwrap();
+    let beta = pool.database(Some("beta")).unwrap();
+    for (db, qty) in [(&alpha, "int4"), (&beta, "float8")] {
+        db.create_schema().await.unwrap();
+        db.execute(
+            &format!("CREATE TABLE {{{{tables.items}}}} (id int8, name text, qty {qty})"),
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    let start = describes(&alpha).await;
+    for round in 0..3i64 {
+        alpha
+            .copy_records_to_table("items", ITEM_COLUMNS, [(round, "a", Some(round as i32))])
+            .await
+            .unwrap();
+        beta.copy_records_to_table(
+            "items",
+            ITEM_COLUMNS,
+            [(round, "b", Some(round as f64 + 0.5))],
+        )
+        .await
+        .unwrap();
+    }
+    // Each schema's table was described once, and only once.
+    assert_eq!(describes(&alpha).await, start + 2);
+    // Each refuses the other's type.
+    let err = alpha
+        .copy_records_to_table("items", ITEM_COLUMNS, [(9i64, "x", Some(1.5f64))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().contains("int4")),
+        "{err}"
+    );
+    let err = beta
+        .copy_records_to_table("items", ITEM_COLUMNS, [(9i64, "x", Some(1i32))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().contains("float8")),
+        "{err}"
+    );
+    // Named with its schema from the other manager: the same entry.
+    beta.copy_records_to_table("alpha.items", ITEM_COLUMNS, [(7i64, "c", Some(7i32))])
+        .await
+        .unwrap();
+    assert_eq!(describes(&alpha).await, start + 2);
+
+    let a: Vec<(i64, Option<i32>)> = alpha
+        .fetch_all_as("SELECT id, qty FROM {{tables.items}} ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(a, [(0, Some(0)), (1, Some(1)), (2, Some(2)), (7, Some(7))]);
+    let b: Vec<(i64, Option<f64>)> = beta
+        .fetch_all_as("SELECT id, qty FROM {{tables.items}} ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(b, [(0, Some(0.5)), (1, Some(1.5)), (2, Some(2.5))]);
+    pool.close();
+}
+
+#[tokio::test]
+async fn dropped_and_recreated_tables_are_described_again() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, &items(1, 2))
+        .await
+        .unwrap();
+    let start = describes(&test).await;
+
+    // Recreated as it was: the cached description still holds.
+    test.execute("DROP TABLE {{tables.items}}", &[])
+        .await
+        .unwrap();
+    test.execute(
+        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
+        &[],
+    )
+    .await
+    .unwrap();
+    test.copy_records_to_table("items", ITEM_COLUMNS, &items(3, 2))
+        .await
+        .unwrap();
+    assert_eq!(describes(&test).await, start);
+    assert_eq!(count(&test, "items").await, 2);
+
+    // Recreated with other types and another column order.
+    test.execute("DROP TABLE {{tables.items}}", &[])
+        .await
+        .unwrap();
+    test.execute(
+        "CREATE TABLE {{tables.items}} (qty float4, id int4, name text)",
+        &[],
+    )
+    .await
+    .unwrap();
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(5i32, "e", Some(0.25f32))])
+        .await
+        .unwrap();
+    assert_eq!(describes(&test).await, start + 1);
+    let back: Vec<(i32, String, Option<f32>)> = test
+        .fetch_all_as("SELECT id, name, qty FROM {{tables.items}}", &[])
+        .await
+        .unwrap();
+    assert_eq!(back, [(5, "e".to_string(), Some(0.25))]);
+    assert_eq!(pooled_pid(&test).await, pid);
+
+    // Dropped: the cached COPY is refused by the server, which costs the
+    // connection (rust-postgres#789) but is the typed error, and the pool
+    // replaces the connection.
+    test.execute("DROP TABLE {{tables.items}}", &[])
+        .await
+        .unwrap();
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(6i32, "f", Some(1f32))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
+    let pid = pooled_pid(&test).await;
+    // The entry is gone: the next try is described and fails cleanly.
+    let err = test
+        .copy_records_to_table("items", ITEM_COLUMNS, [(6i32, "f", Some(1f32))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
+    assert_eq!(pooled_pid(&test).await, pid, "described, not refused");
+    test.execute(
+        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_unharmed(&test, pid, 0).await;
+
+    // In a transaction a refused cached COPY loses the transaction too;
+    // the pool recovers.
+    test.copy_records_to_table("items", ITEM_COLUMNS, &items(1, 1))
+        .await
+        .unwrap();
+    test.execute("DROP TABLE {{tables.items}}", &[])
+        .await
+        .unwrap();
+    let tx = test.transaction().await.unwrap();
+    let err = tx
+        .copy_records_to_table("items", ITEM_COLUMNS, &items(2, 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
+    let err = tx.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::ConnectionClosed(_)), "{err:?}");
+    drop(tx);
+    with_items_again(&test).await;
+    assert_unharmed(&test, pooled_pid(&test).await, 0).await;
+}
+
+async fn with_items_again(db: &Database) {
+    db.execute(
+        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
+        &[],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn copy_in_a_transaction_after_alter_table_is_refreshed_under_its_savepoint() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(1i64, "a", Some(1i32))])
+        .await
+        .unwrap();
+
+    // ALTER and COPY in one transaction: the cached COPY starts, is found
+    // stale and abandoned, its savepoint rolled back to (not the ALTER or
+    // the INSERT before it), and the COPY runs again with float4.
+    let before = describes(&test).await;
+    let tx = test.transaction().await.unwrap();
+    tx.execute("INSERT INTO {{tables.items}} VALUES (2, 'b', 2)", &[])
+        .await
+        .unwrap();
+    tx.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE float4", &[])
+        .await
+        .unwrap();
+    let n = tx
+        .copy_records_to_table("items", ITEM_COLUMNS, [(3i64, "c", Some(3.5f32))])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // The transaction is usable, and the refreshed entry serves it again.
+    tx.copy_records_to_table("items", ITEM_COLUMNS, [(4i64, "d", Some(4.5f32))])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(describes(&test).await, before + 1);
+    assert_eq!(
+        qty_column(&test).await,
+        [
+            (1, Some(1.0)),
+            (2, Some(2.0)),
+            (3, Some(3.5)),
+            (4, Some(4.5))
+        ]
+    );
+
+    // A transaction whose ALTER is rolled back: the entry it cached
+    // (int8) is stale again afterwards, and found so.
+    let tx = test.transaction().await.unwrap();
+    tx.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE int8", &[])
+        .await
+        .unwrap();
+    tx.copy_records_to_table("items", ITEM_COLUMNS, [(5i64, "e", Some(5i64))])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(5i64, "e", Some(5.5f32))])
+        .await
+        .unwrap();
+
+    // ALTER outside, COPY inside.
+    test.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE float8", &[])
+        .await
+        .unwrap();
+    let tx = test.transaction().await.unwrap();
+    tx.copy_records_to_table("items", ITEM_COLUMNS, [(6i64, "f", Some(6.25f64))])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        qty_column(&test).await,
+        [
+            (1, Some(1.0)),
+            (2, Some(2.0)),
+            (3, Some(3.5)),
+            (4, Some(4.5)),
+            (5, Some(5.5)),
+            (6, Some(6.25))
+        ]
+    );
+    assert_eq!(pooled_pid(&test).await, pid);
+}
+
+/// Under REPEATABLE READ a query of the catalog sees the table as of the
+/// transaction's snapshot, while the COPY sees it as last committed, so the
+/// catalog cannot vouch for a cached description there.
+#[tokio::test]
+async fn repeatable_read_does_not_trust_its_snapshot_of_the_catalog() {
+    let test = TestDatabase::with_config(|c| c.with_pool_size(2, 2))
+        .await
+        .unwrap();
+    with_tables(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(1i64, "a", Some(1i32))])
+        .await
+        .unwrap();
+    let opts = TransactionOptions::new().isolation(IsolationLevel::RepeatableRead);
+    let tx = test.transaction_opts(opts).await.unwrap();
+    // The snapshot is taken here, before the ALTER commits elsewhere.
+    let _: i32 = tx.fetch_value("SELECT 1", &[]).await.unwrap();
+    test.execute("ALTER TABLE {{tables.items}} ALTER qty TYPE float4", &[])
+        .await
+        .unwrap();
+    let err = tx
+        .copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2i32))])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Parameter(e) if e.message().contains("float4")),
+        "an int4 was written into a float4 column: {err}"
+    );
+    tx.copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2.5f32))])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(qty_column(&test).await, [(1, Some(1.0)), (2, Some(2.5))]);
 }

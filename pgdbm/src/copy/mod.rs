@@ -3,9 +3,10 @@
 //! format.
 //!
 //! Binary COPY carries no types: the client must encode each value as the
-//! column's type, so the types come from the server, described afresh for
-//! each COPY (see [`start_copy`]). Rows are encoded as the caller's iterator
-//! or stream yields them, never collected.
+//! column's type, so the types come from the server. They are cached per
+//! pool and table, and a cached entry is checked against the catalog in the
+//! same round trip as the COPY's start (see [`start_copy`]). Rows are
+//! encoded as the caller's iterator or stream yields them, never collected.
 //!
 //! A COPY runs like any other call: the connection is settled first, the call
 //! is tracked so that a dropped future leaves the connection flagged for
@@ -17,17 +18,18 @@ use std::borrow::Borrow;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::SinkExt;
-use futures_util::{Stream, StreamExt};
+use futures_util::future::{join, join3, try_join};
+use futures_util::{SinkExt, Stream, StreamExt};
 use tokio_postgres::CopyInSink;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
 use tokio_postgres::types::Type;
-use tokio_postgres::{NoTls, Statement};
+use tokio_postgres::{NoTls, Row, SimpleQueryMessage, Statement};
 
 use crate::conn::Lease;
 use crate::error::{DriverError, Error, Result};
@@ -36,9 +38,12 @@ use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::table::{FromRow, Table, resolve};
 use crate::{ident, lex};
 
+mod columns;
 mod encode;
 mod record;
 
+pub(crate) use columns::ColumnCache;
+use columns::{CATALOG_COLUMNS, Described, Fingerprint};
 use encode::{HEADER, RowEncoder, RowError, TRAILER};
 pub use record::CopyRecord;
 
@@ -168,7 +173,9 @@ async fn timed<T>(
     result
 }
 
-/// Opens the savepoint a COPY inside a transaction at `depth` runs under.
+/// Opens the savepoint a COPY inside a transaction at `depth` runs under,
+/// and tells whether the transaction reads the catalog as last committed
+/// (see [`start_copy`]).
 ///
 /// As for a nested transaction, the depth is recorded before `SAVEPOINT` is
 /// sent and the returned guard owes the rollback to `depth` if the COPY is
@@ -177,21 +184,52 @@ async fn open_savepoint(
     conn: &PgConnection,
     depth: u32,
     timeout: Option<Duration>,
-) -> Result<RollbackGuard<'_>> {
-    let sql = format!("SAVEPOINT {}", savepoint_name(depth + 1));
+) -> Result<(RollbackGuard<'_>, bool)> {
+    // The isolation level rides along in the same round trip.
+    let sql = format!(
+        "SAVEPOINT {}; SELECT pg_catalog.current_setting('transaction_isolation')",
+        savepoint_name(depth + 1)
+    );
     let guard = RollbackGuard::new(conn, depth);
     conn.set_tx_depth(depth + 1);
-    if let Err(e) = batch(conn, &sql, timeout).await {
-        // The server refused it (an aborted transaction, say): there is no
-        // savepoint to roll back to. After a timeout or a lost connection
-        // the state is unknown and the guard leaves the rollback owed.
-        if e.database_error().is_some() {
-            conn.set_tx_depth(depth);
-            guard.disarm();
+    let flight = Flight::start(conn, None);
+    let answer = timed(conn, timeout, &sql, None, async {
+        conn.client()
+            .simple_query(&sql)
+            .await
+            .map_err(|e| Error::from_driver(e, Some(&sql)))
+    })
+    .await;
+    flight.finish();
+    match answer {
+        Ok(messages) => {
+            let isolation = messages.iter().find_map(|m| match m {
+                SimpleQueryMessage::Row(row) => row.get(0),
+                _ => None,
+            });
+            Ok((guard, fresh_catalog_reads(isolation)))
         }
-        return Err(e);
+        Err(e) => {
+            // The server refused it (an aborted transaction, say): there is
+            // no savepoint to roll back to. After a timeout or a lost
+            // connection the state is unknown and the guard leaves the
+            // rollback owed.
+            if e.database_error().is_some() {
+                conn.set_tx_depth(depth);
+                guard.disarm();
+            }
+            Err(e)
+        }
     }
-    Ok(guard)
+}
+
+/// Whether a transaction at `isolation` takes a new snapshot for each
+/// statement, so that a query of the catalog sees the table as a COPY
+/// started next will (read uncommitted is read committed in PostgreSQL).
+/// Under repeatable read and serializable the catalog is read as of the
+/// transaction's snapshot, while the COPY sees the table as last committed.
+fn fresh_catalog_reads(isolation: Option<&str>) -> bool {
+    matches!(isolation, Some("read committed" | "read uncommitted"))
 }
 
 /// Releases the COPY's savepoint (`ok`), or rolls back to it and releases
@@ -397,23 +435,6 @@ async fn describe(conn: &PgConnection, sql: &str, copy_sql: &str) -> Result<Stat
         .map_err(|e| Error::from_driver(e, Some(copy_sql)))
 }
 
-/// The columns of a table a COPY without a column list writes: every
-/// column but the generated ones, in table order. The name goes in as a
-/// parameter (`regclass` input reads the quoted, qualified name).
-const INSERTABLE_COLUMNS: &str = "SELECT a.attname::text FROM pg_catalog.pg_attribute a \
-     WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 \
-     AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
-
-async fn insertable_columns(conn: &PgConnection, target: &Target) -> Result<Vec<String>> {
-    let statement = conn.statement(INSERTABLE_COLUMNS).await?;
-    let rows = conn
-        .client()
-        .query(&statement, &[&target.table])
-        .await
-        .map_err(|e| Error::from_driver(e, Some(&target.label())))?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
-}
-
 /// How long to wait for a connection that a refused COPY has doomed to
 /// close (one round trip, normally).
 const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -433,20 +454,28 @@ const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
 async fn start_copy_in(conn: &PgConnection, sql: &str, phase: &Phase) -> Result<CopySink> {
     let statement = conn.statement(sql).await?;
     phase.set(STAGE_STARTING);
-    let started = conn.client().copy_in(&statement).await;
-    match started {
+    match conn.client().copy_in(&statement).await {
         Ok(sink) => {
             phase.set(STAGE_WRITING);
             Ok(sink)
         }
-        Err(e) => {
-            phase.set(STAGE_OTHER);
-            if e.as_db_error().is_some() {
-                give_up(conn, phase).await;
-            }
-            Err(Error::from_driver(e, Some(sql)))
-        }
+        Err(e) => Err(copy_refused(conn, e, sql, phase).await),
     }
+}
+
+/// The error of a COPY that did not enter copy mode; the connection is
+/// given up when the server refused it (see [`start_copy_in`]).
+async fn copy_refused(
+    conn: &PgConnection,
+    e: tokio_postgres::Error,
+    sql: &str,
+    phase: &Phase,
+) -> Error {
+    phase.set(STAGE_OTHER);
+    if e.as_db_error().is_some() {
+        give_up(conn, phase).await;
+    }
+    Error::from_driver(e, Some(sql))
 }
 
 /// Gives up a connection that is, or may be, one answer out of step: marks
@@ -468,48 +497,200 @@ async fn give_up(conn: &PgConnection, phase: &Phase) {
 /// sends CopyFail.
 type CopySink = CopyInSink<Bytes>;
 
-/// A started COPY FROM: the sink, the COPY sent, and its columns' names
-/// and types.
+/// A started COPY FROM: the sink, and the COPY's statement, columns and
+/// types.
 struct Started {
     sink: CopySink,
-    sql: String,
-    columns: Vec<String>,
-    types: Vec<Type>,
+    described: Arc<Described>,
 }
 
-/// Describes the target's columns, then starts the COPY.
+/// How a COPY may use the pool's [`ColumnCache`].
+struct CacheUse<'a> {
+    cache: &'a ColumnCache,
+    /// The COPY as requested: the cache key.
+    key: &'a str,
+    /// A query of the catalog sees the table as the COPY will: outside a
+    /// transaction, or in one that takes a snapshot per statement.
+    trusted: bool,
+    /// Inside a transaction, the depth the COPY's savepoint was opened at.
+    savepoint: Option<u32>,
+}
+
+/// Starts the COPY with the target's columns and types: cached ones,
+/// confirmed fresh, or described by the server.
 ///
-/// Binary COPY carries no types, so each COPY describes its columns afresh
-/// (`SELECT <columns> FROM <table> LIMIT 0`, prepared, never executed, so
-/// no SELECT privilege is needed): a description cached before an
-/// `ALTER TABLE` could make a value be written as another type of the same
-/// width without any error. It costs one round trip before the COPY, and
-/// cannot share a pipeline with it: if the description failed, the COPY
-/// behind it would be refused before copy mode (see [`start_copy_in`]), and
-/// the description's type look-ups for custom types would wait behind the
-/// COPY. A missing table or column is reported here, by the server.
-async fn start_copy(conn: &PgConnection, target: &Target, phase: &Phase) -> Result<Started> {
-    let columns = if target.columns.is_empty() {
-        insertable_columns(conn, target).await?
+/// Binary COPY carries no types, and a description taken before an
+/// `ALTER TABLE` would make a value be written as another type, silently
+/// when both have the same width. So a cached description is used only if
+/// the catalog still lists the same columns and types (its
+/// [`Fingerprint`]). That check costs no round trip of its own: the catalog
+/// query (which never fails) is sent just ahead of the COPY, in one
+/// pipeline, and read before any row is written. If the table changed, the
+/// started COPY is abandoned (dropping the sink sends CopyFail, so nothing
+/// is written; inside a transaction its savepoint is rolled back to), and
+/// the table is described afresh.
+///
+/// A cached COPY the server refuses before copy mode (the table or a column
+/// was dropped since it was cached) costs its connection, as any refused
+/// COPY does (see [`start_copy_in`]); the entry is dropped, so the next
+/// COPY describes the table and gets the server's error without that cost.
+async fn start_copy(
+    conn: &PgConnection,
+    target: &Target,
+    cache: &CacheUse<'_>,
+    phase: &Phase,
+) -> Result<Started> {
+    if cache.trusted {
+        if let Some(described) = cache.cache.get(cache.key) {
+            match start_cached(conn, target, &described, phase).await {
+                Ok(Some(sink)) => return Ok(Started { sink, described }),
+                Ok(None) => {
+                    cache.cache.remove(cache.key);
+                    if let Some(depth) = cache.savepoint {
+                        let sql = format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(depth + 1));
+                        // Inside the COPY's own timer.
+                        batch(conn, &sql, None).await?;
+                    }
+                }
+                Err(e) => {
+                    cache.cache.remove(cache.key);
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let (described, consistent) = describe_target(conn, target, cache.cache).await?;
+    let sink = start_copy_in(conn, &described.sql, phase).await?;
+    let described = Arc::new(described);
+    if cache.trusted && consistent {
+        cache.cache.insert(cache.key, Arc::clone(&described));
+    }
+    Ok(Started { sink, described })
+}
+
+/// Starts the cached COPY with the catalog query ahead of it; `None` (and
+/// the COPY abandoned) if the catalog no longer matches `described`.
+async fn start_cached(
+    conn: &PgConnection,
+    target: &Target,
+    described: &Described,
+    phase: &Phase,
+) -> Result<Option<CopySink>> {
+    // Prepared once per connection, both in one round trip.
+    let (catalog, copy) = try_join(
+        conn.statement(CATALOG_COLUMNS),
+        conn.statement(&described.sql),
+    )
+    .await?;
+    phase.set(STAGE_STARTING);
+    let client = conn.client();
+    let table = target.table.as_str();
+    // Polled in this order, so sent in this order: the catalog is read just
+    // before the COPY takes its lock on the table.
+    let (current, started) = join(client.query(&catalog, &[&table]), client.copy_in(&copy)).await;
+    let sink = match started {
+        Ok(sink) => sink,
+        Err(e) => return Err(copy_refused(conn, e, &described.sql, phase).await),
+    };
+    phase.set(STAGE_WRITING);
+    // On an error the sink is dropped: the COPY fails and writes nothing.
+    let current = current.map_err(|e| Error::from_driver(e, Some(CATALOG_COLUMNS)))?;
+    if described.fingerprint.matches(&current) {
+        return Ok(Some(sink));
+    }
+    drop(sink);
+    phase.set(STAGE_OTHER);
+    Ok(None)
+}
+
+/// The fingerprint in an answer to [`CATALOG_COLUMNS`].
+fn fingerprint(rows: std::result::Result<Vec<Row>, tokio_postgres::Error>) -> Result<Fingerprint> {
+    let rows = rows.map_err(|e| Error::from_driver(e, Some(CATALOG_COLUMNS)))?;
+    Fingerprint::read(&rows).ok_or_else(|| {
+        Error::Parameter(Box::new(DriverError::message_only(
+            "unexpected catalog columns for a COPY",
+        )))
+    })
+}
+
+/// Describes `target`: its columns (the insertable ones when none are
+/// named), their types, and the catalog's fingerprint of the table. Also
+/// tells whether the description may be cached.
+///
+/// The types come from preparing `SELECT <columns> FROM <table> LIMIT 0`
+/// (never executed, so no SELECT privilege is needed), which reports a
+/// missing table or column as the server's error. It cannot share a
+/// pipeline with the COPY: if it failed, the COPY behind it would be
+/// refused before copy mode (see [`start_copy_in`]), and its type look-ups
+/// for custom types would wait behind the COPY.
+///
+/// The fingerprint is read before the description and again after it, in
+/// the same round trip. An entry is only cached if both agree: read once,
+/// a change committed in between could pair the old fingerprint with the
+/// new types, and a later change back would then pass the check.
+async fn describe_target(
+    conn: &PgConnection,
+    target: &Target,
+    cache: &ColumnCache,
+) -> Result<(Described, bool)> {
+    cache.count_describe();
+    let catalog = conn.statement(CATALOG_COLUMNS).await?;
+    let client = conn.client();
+    let table = target.table.as_str();
+    let named = !target.columns.is_empty();
+    // Without a column list the names come from the catalog first.
+    let before = if named {
+        None
     } else {
-        target.columns.clone()
+        Some(fingerprint(client.query(&catalog, &[&table]).await)?)
+    };
+    let columns = match &before {
+        Some(fingerprint) => fingerprint.names(),
+        None => target.columns.clone(),
     };
     let sql = target.copy_sql(Some(columns.iter().map(String::as_str)));
-    let list = column_list(columns.iter().map(String::as_str));
-    let describe_sql = format!("SELECT {list} FROM {} LIMIT 0", target.table);
-    let described = describe(conn, &describe_sql, &sql).await?;
-    let types: Vec<Type> = described
+    let describe_sql = format!(
+        "SELECT {} FROM {} LIMIT 0",
+        column_list(columns.iter().map(String::as_str)),
+        target.table
+    );
+    let (first, statement, after) = match before {
+        Some(before) => {
+            let (statement, after) = join(
+                client.prepare(&describe_sql),
+                client.query(&catalog, &[&table]),
+            )
+            .await;
+            (Ok(before), statement, after)
+        }
+        None => {
+            let (first, statement, after) = join3(
+                client.query(&catalog, &[&table]),
+                client.prepare(&describe_sql),
+                client.query(&catalog, &[&table]),
+            )
+            .await;
+            (fingerprint(first), statement, after)
+        }
+    };
+    // The description's error first: a missing table or column.
+    let statement = statement.map_err(|e| Error::from_driver(e, Some(&sql)))?;
+    let (first, after) = (first?, fingerprint(after)?);
+    let types = statement
         .columns()
         .iter()
         .map(|c| c.type_().clone())
         .collect();
-    let sink = start_copy_in(conn, &sql, phase).await?;
-    Ok(Started {
-        sink,
-        sql,
-        columns,
-        types,
-    })
+    let consistent = first == after;
+    Ok((
+        Described {
+            sql,
+            columns,
+            types,
+            fingerprint: after,
+        },
+        consistent,
+    ))
 }
 
 /// Writes `rows` into `target` with binary COPY on a connection of `ex`;
@@ -526,16 +707,26 @@ where
     // Outside a transaction a COPY is atomic by itself; inside one it runs
     // under a savepoint so that its failure does not abort the transaction.
     let depth = conn.tx_depth();
-    let savepoint = if depth > 0 {
-        Some(open_savepoint(&conn, depth, timeout).await?)
+    let (savepoint, trusted) = if depth > 0 {
+        let (guard, fresh) = open_savepoint(&conn, depth, timeout).await?;
+        (Some(guard), fresh)
     } else {
-        None
+        // Raw SQL may have opened a transaction pgdbm does not know of (or
+        // changed search_path): describe afresh, as a stale entry could
+        // not be abandoned without failing that transaction.
+        (None, !conn.is_session_dirty())
     };
     let phase = Phase::default();
     let flight = Flight::start(&conn, Some(&phase));
     let label = target.label();
+    let cache = CacheUse {
+        cache: ex.templates().copy_columns(),
+        key: &label,
+        trusted,
+        savepoint: savepoint.is_some().then_some(depth),
+    };
     let result = timed(&conn, timeout, &label, Some(&phase), async {
-        let started = start_copy(&conn, &target, &phase).await?;
+        let started = start_copy(&conn, &target, &cache, &phase).await?;
         write_rows(started, plan, rows, &phase).await
     })
     .await;
@@ -564,24 +755,25 @@ where
     S: Stream,
     S::Item: CopyRow,
 {
-    let Started {
-        sink,
+    let Started { sink, described } = started;
+    let Described {
         sql,
         columns,
         types,
-    } = started;
+        ..
+    } = &*described;
     let mut sink = pin!(sink);
     let mut rows = pin!(rows);
-    let sent = |e| Error::from_driver(e, Some(&sql));
+    let sent = |e| Error::from_driver(e, Some(sql));
     let mut buf = BytesMut::with_capacity(SEND_AT + SEND_AT / 4);
     buf.put_slice(HEADER);
     let mut index = 0u64;
     loop {
         let Some(row) = rows.next().await else { break };
-        let encoded = row.encode(plan, &types, &mut buf);
+        let encoded = row.encode(plan, types, &mut buf);
         // Not held across the send below (see `encode`).
         drop(row);
-        encoded.map_err(|e| row_error(e, index, &columns))?;
+        encoded.map_err(|e| row_error(e, index, columns))?;
         index += 1;
         if buf.len() >= SEND_AT {
             sink.send(buf.split().freeze()).await.map_err(sent)?;
