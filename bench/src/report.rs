@@ -372,8 +372,22 @@ pub fn render(results: &Results, stacks: &[StackId], micro: &[Micro]) -> String 
         let cpu = cpu_ratio
             .map(|r| format!("{r:.2}×"))
             .unwrap_or_else(|| "—".to_owned());
+        // Against the bare pipelined clients: what the layer itself costs.
+        let ceiling = match (
+            results.ratios(&(w, c, StackId::RawPipelined)).0,
+            results.summary(&(w, c, StackId::RawPipelined)),
+        ) {
+            (Some(p), _) if p > 0.0 => format!(
+                "; raw-pipelined {p:.2}× raw, so pgdbm-mux = {:.2}× of it",
+                ratio / p
+            ),
+            (_, Some(p)) if p.ops > 0.0 => {
+                format!("; pgdbm-mux = {:.2}× of raw-pipelined", m.ops / p.ops)
+            }
+            _ => String::new(),
+        };
         mux.push(format!(
-            "- {w} conc {c}: pgdbm-mux {} ops/s = {ratio:.2}× raw ({verdict}); CPU/op {cpu} of raw; p99 {} vs raw {} µs",
+            "- {w} conc {c}: pgdbm-mux {} ops/s = {ratio:.2}× raw ({verdict}){ceiling}; CPU/op {cpu} of raw; p99 {} vs raw {} µs",
             thousands(m.ops),
             fmt_us(m.p99_us),
             fmt_us(raw.p99_us),
