@@ -1757,3 +1757,60 @@ async fn repeatable_read_does_not_trust_its_snapshot_of_the_catalog() {
     tx.commit().await.unwrap();
     assert_eq!(qty_column(&test).await, [(1, Some(1.0)), (2, Some(2.5))]);
 }
+
+/// A cached COPY that arrives while an `ALTER TABLE` is running (its lock
+/// held, not yet committed) reads the catalog only after the ALTER commits,
+/// as the COPY itself then sees the table.
+#[tokio::test]
+async fn cached_copy_waits_out_an_alter_table_in_progress() {
+    let test = TestDatabase::with_config(|c| c.with_pool_size(2, 2))
+        .await
+        .unwrap();
+    with_tables(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, [(1i64, "a", Some(1i32))])
+        .await
+        .unwrap();
+
+    for in_transaction in [false, true] {
+        let alter = test.transaction().await.unwrap();
+        let to = if in_transaction { "int4" } else { "float4" };
+        alter
+            .execute(
+                &format!("ALTER TABLE {{{{tables.items}}}} ALTER qty TYPE {to}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        let db = test.db().clone();
+        let copy = tokio::spawn(async move {
+            if in_transaction {
+                // Cached as float4 by the first round; the table is going back to int4.
+                let tx = db.transaction().await?;
+                let n = tx
+                    .copy_records_to_table("items", ITEM_COLUMNS, [(3i64, "c", Some(3.25f32))])
+                    .await;
+                tx.commit().await?;
+                n
+            } else {
+                db.copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2i32))])
+                    .await
+            }
+        });
+        // Let the COPY reach the server and wait behind the ALTER's lock.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!copy.is_finished());
+        alter.commit().await.unwrap();
+        let err = copy.await.unwrap().unwrap_err();
+        let wanted = if in_transaction { "int4" } else { "float4" };
+        assert!(
+            matches!(&err, Error::Parameter(e) if e.message().contains(wanted)),
+            "written as the old type: {err}"
+        );
+        if !in_transaction {
+            test.copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2.5f32))])
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(qty_column(&test).await, [(1, Some(1.0)), (2, Some(2.0))]);
+}

@@ -24,7 +24,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::future::{join, join3, try_join};
+use futures_util::future::{join, join3, try_join3};
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio_postgres::CopyInSink;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
@@ -43,7 +43,7 @@ mod encode;
 mod record;
 
 pub(crate) use columns::ColumnCache;
-use columns::{CATALOG_COLUMNS, Described, Fingerprint};
+use columns::{CATALOG_COLUMNS, Described, Fingerprint, WAIT_FOR_TABLE};
 use encode::{HEADER, RowEncoder, RowError, TRAILER};
 pub use record::CopyRecord;
 
@@ -525,7 +525,12 @@ struct CacheUse<'a> {
 /// the catalog still lists the same columns and types (its
 /// [`Fingerprint`]). That check costs no round trip of its own: the catalog
 /// query (which never fails) is sent just ahead of the COPY, in one
-/// pipeline, and read before any row is written. If the table changed, the
+/// pipeline, and read before any row is written; ahead of both, a statement
+/// waits out an `ALTER TABLE` in progress (see [`WAIT_FOR_TABLE`]). What is
+/// left, outside a transaction (inside one that statement's lock is kept),
+/// is the moment between the catalog read and the COPY's own lock, in which
+/// an `ALTER TABLE` could take the table; a description used to be taken a
+/// whole round trip before the COPY. If the table changed, the
 /// started COPY is abandoned (dropping the sink sends CopyFail, so nothing
 /// is written; inside a transaction its savepoint is rolled back to), and
 /// the table is described afresh.
@@ -576,8 +581,9 @@ async fn start_cached(
     described: &Described,
     phase: &Phase,
 ) -> Result<Option<CopySink>> {
-    // Prepared once per connection, both in one round trip.
-    let (catalog, copy) = try_join(
+    // Prepared once per connection, all in one round trip.
+    let (wait, catalog, copy) = try_join3(
+        conn.statement(WAIT_FOR_TABLE),
         conn.statement(CATALOG_COLUMNS),
         conn.statement(&described.sql),
     )
@@ -585,15 +591,21 @@ async fn start_cached(
     phase.set(STAGE_STARTING);
     let client = conn.client();
     let table = target.table.as_str();
-    // Polled in this order, so sent in this order: the catalog is read just
-    // before the COPY takes its lock on the table.
-    let (current, started) = join(client.query(&catalog, &[&table]), client.copy_in(&copy)).await;
+    // Polled in this order, so sent in this order: the catalog is read once
+    // no ALTER holds the table, just before the COPY takes its lock.
+    let (waited, current, started) = join3(
+        client.query(&wait, &[&table]),
+        client.query(&catalog, &[&table]),
+        client.copy_in(&copy),
+    )
+    .await;
     let sink = match started {
         Ok(sink) => sink,
         Err(e) => return Err(copy_refused(conn, e, &described.sql, phase).await),
     };
     phase.set(STAGE_WRITING);
     // On an error the sink is dropped: the COPY fails and writes nothing.
+    waited.map_err(|e| Error::from_driver(e, Some(WAIT_FOR_TABLE)))?;
     let current = current.map_err(|e| Error::from_driver(e, Some(CATALOG_COLUMNS)))?;
     if described.fingerprint.matches(&current) {
         return Ok(Some(sink));
