@@ -783,7 +783,7 @@ where
     loop {
         let Some(row) = rows.next().await else { break };
         let encoded = row.encode(plan, types, &mut buf);
-        // Not held across the send below (see `encode`).
+        // Not held across the send below (see the `encode` module).
         drop(row);
         encoded.map_err(|e| row_error(e, index, columns))?;
         index += 1;
