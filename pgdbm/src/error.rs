@@ -373,42 +373,148 @@ pub struct DatabaseError {
 impl DatabaseError {
     /// The server's CONTEXT line (for a failed COPY, the line that failed:
     /// `COPY t, line 701`).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }
+    /// # async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {
+    /// match db.copy_in(&users).await {
+    ///     Err(pgdbm::Error::UniqueViolation(e)) => eprintln!("{:?}", e.context()), // Some("COPY users, line 701")
+    ///     Err(e) => return Err(e),
+    ///     Ok(n) => println!("{n} rows loaded"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn context(&self) -> Option<&str> {
         self.context.as_deref()
     }
     /// The SQLSTATE code, for example `"23505"`.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("UPDATE {{tables.users}} SET email = $1", &[&"a".repeat(300)]).await {
+    ///     // string_data_right_truncation: longer than the column's varchar(n)
+    ///     Err(pgdbm::Error::Database(e)) if e.code() == "22001" => eprintln!("email too long"),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn code(&self) -> &str {
         &self.code
     }
     /// The server's primary message.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.users}} (email) VALUES ($1)", &[&"a@x.io"]).await {
+    ///     // "duplicate key value violates unique constraint \"users_email_key\""
+    ///     Err(pgdbm::Error::UniqueViolation(e)) => eprintln!("{}", e.message()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
     /// The server's DETAIL line.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.users}} (email) VALUES ($1)", &[&"a@x.io"]).await {
+    ///     // Some("Key (email)=(a@x.io) already exists.")
+    ///     Err(pgdbm::Error::UniqueViolation(e)) => eprintln!("{:?}", e.detail()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }
     /// The server's HINT line.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.fetch_all("SELECT emial FROM {{tables.users}}", &[]).await {
+    ///     // Some("Perhaps you meant to reference the column \"users.email\".")
+    ///     Err(pgdbm::Error::UndefinedColumn(e)) => eprintln!("{}; hint: {:?}", e.message(), e.hint()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(rows) => println!("{} rows", rows.len()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
     }
     /// The schema of the object the error is about.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.users}} (email) VALUES (NULL)", &[]).await {
+    ///     Err(pgdbm::Error::NotNullViolation(e)) => assert_eq!(e.schema(), db.schema()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }
     /// The table the error is about.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.users}} (email) VALUES (NULL)", &[]).await {
+    ///     Err(pgdbm::Error::NotNullViolation(e)) => assert_eq!(e.table(), Some("users")),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn table(&self) -> Option<&str> {
         self.table.as_deref()
     }
     /// The column the error is about.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.users}} (email) VALUES (NULL)", &[]).await {
+    ///     Err(pgdbm::Error::NotNullViolation(e)) => assert_eq!(e.column(), Some("email")),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn column(&self) -> Option<&str> {
         self.column.as_deref()
     }
     /// The constraint that was violated.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("INSERT INTO {{tables.posts}} (user_id, title) VALUES ($1, 'hi')", &[&404i64]).await {
+    ///     Err(pgdbm::Error::ForeignKeyViolation(e)) => assert_eq!(e.constraint(), Some("posts_user_id_fkey")),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn constraint(&self) -> Option<&str> {
         self.constraint.as_deref()
     }
     /// The SQL that was sent (templates already expanded).
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let app = db.with_schema("app")?;
+    /// match app.execute("DELETE FROM {{tables.users}} WERE id = 1", &[]).await {
+    ///     Err(pgdbm::Error::Syntax(e)) => assert_eq!(e.sql(), Some(r#"DELETE FROM "app"."users" WERE id = 1"#)),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn sql(&self) -> Option<&str> {
         self.sql.as_deref()
     }
@@ -435,6 +541,20 @@ impl fmt::Display for DatabaseError {
 }
 
 /// A client-side error of the driver (I/O, protocol, parameter encoding).
+///
+/// It comes with [`Error::Connect`], [`Error::ConnectionClosed`],
+/// [`Error::Parameter`] and [`Error::Driver`].
+///
+/// ```no_run
+/// # async fn f() -> pgdbm::Result<()> {
+/// let config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
+/// match pgdbm::Database::connect(config).await {
+///     Err(pgdbm::Error::Connect(e)) => eprintln!("cannot reach the server: {e}"),
+///     Err(e) => return Err(e),
+///     Ok(db) => db.close().await,
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct DriverError {
     message: String,
@@ -460,11 +580,33 @@ impl DriverError {
     }
 
     /// What went wrong, with the driver's causes.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("UPDATE {{tables.users}} SET age = $1", &[&"forty"]).await {
+    ///     // "error serializing parameter 0: cannot convert between the Rust type `&str` and the Postgres type `int4`"
+    ///     Err(pgdbm::Error::Parameter(e)) => eprintln!("{}", e.message()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The SQL that was running, if any.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("UPDATE {{tables.counters}} SET n = n + 1", &[]).await {
+    ///     // The statement may or may not have been applied.
+    ///     Err(pgdbm::Error::ConnectionClosed(e)) => eprintln!("lost the connection during {:?}", e.sql()),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn sql(&self) -> Option<&str> {
         self.sql.as_deref()
     }
@@ -487,6 +629,17 @@ impl std::error::Error for DriverError {
 }
 
 /// Details of [`Error::Timeout`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let quick = db.timeout(Some(std::time::Duration::from_secs(2)));
+/// match quick.fetch_all("SELECT * FROM {{tables.reports}}", &[]).await {
+///     Err(pgdbm::Error::Timeout(t)) => eprintln!("gave up after {:?}: {:?}", t.after, t.sql),
+///     Err(e) => return Err(e),
+///     Ok(rows) => println!("{} rows", rows.len()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TimeoutError {
     /// How long the call was allowed to take.
@@ -506,6 +659,18 @@ impl fmt::Display for TimeoutError {
 }
 
 /// Details of [`Error::Config`].
+///
+/// ```
+/// use pgdbm::{DatabaseConfig, Error};
+///
+/// match DatabaseConfig::default().with_pool_size(5, 2).validate() {
+///     Err(Error::Config(e)) => {
+///         assert_eq!(e.field, "min_connections");
+///         assert_eq!(e.message, "is 5 but max_connections is 2");
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConfigError {
     /// The configuration field (or URL part) at fault.
@@ -521,6 +686,19 @@ impl fmt::Display for ConfigError {
 }
 
 /// Details of [`Error::InvalidIdentifier`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// match db.with_schema("") {
+///     Err(pgdbm::Error::InvalidIdentifier(e)) => {
+///         assert_eq!((e.kind, e.name.as_str()), ("schema", ""));
+///         eprintln!("{}", e.reason); // "must not be empty"
+///     }
+///     Err(e) => return Err(e),
+///     Ok(_) => {}
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct IdentifierError {
     /// What the name was for: `"schema"`, `"table"` or `"column"`.
@@ -542,6 +720,19 @@ impl fmt::Display for IdentifierError {
 }
 
 /// Details of [`Error::Template`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// match db.execute("DELETE FROM {{tables.users WHERE id = 1", &[]).await {
+///     Err(pgdbm::Error::Template(e)) => {
+///         assert_eq!(e.position, 12); // where the `{{` is
+///         eprintln!("{}", e.message); // "`{{` is not closed by `}}`"
+///     }
+///     Err(e) => return Err(e),
+///     Ok(_) => {}
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TemplateError {
     /// Byte offset in the query text where the problem starts.
@@ -561,6 +752,17 @@ impl fmt::Display for TemplateError {
 }
 
 /// Details of [`Error::SessionState`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// // On a Database with multiplexing on:
+/// match db.execute("SET statement_timeout = '5s'", &[]).await {
+///     Err(pgdbm::Error::SessionState(e)) => eprintln!("{} refused: {}", e.statement, e.advice),
+///     Err(e) => return Err(e),
+///     Ok(_) => {}
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SessionStateError {
     /// The statement's keyword, as written (`SET`, `BEGIN`, `CREATE TEMP`).
@@ -580,6 +782,19 @@ impl fmt::Display for SessionStateError {
 }
 
 /// Details of [`Error::UnqualifiedTable`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// use pgdbm::sea_query::Query;
+/// let app = db.with_schema("app")?;
+/// let stmt = Query::delete().from_table("users").to_owned(); // not app.table_ref::<User>()
+/// match app.run(&stmt).await {
+///     Err(pgdbm::Error::UnqualifiedTable(e)) => assert_eq!((e.table.as_str(), e.schema.as_str()), ("users", "app")),
+///     Err(e) => return Err(e),
+///     Ok(_) => {}
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct UnqualifiedTableError {
     /// The table named without the schema.
@@ -599,6 +814,19 @@ impl fmt::Display for UnqualifiedTableError {
 }
 
 /// Details of [`Error::RowMapping`].
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// match db.fetch_value::<String>("SELECT count(*) AS n FROM {{tables.users}}", &[]).await {
+///     Err(pgdbm::Error::RowMapping(e)) => {
+///         assert_eq!((e.column.as_str(), e.expected), ("n", "alloc::string::String"));
+///         eprintln!("{}", e.found); // "SQL type int8"
+///     }
+///     Err(e) => return Err(e),
+///     Ok(_) => {}
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RowMappingError {
     /// The column, by name (or index when it has none).

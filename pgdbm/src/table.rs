@@ -32,6 +32,14 @@ pub struct ColumnDef {
 
 impl ColumnDef {
     /// A plain column.
+    ///
+    /// ```
+    /// use pgdbm::ColumnDef;
+    /// let email = ColumnDef::new("email");
+    /// assert_eq!(email.name, "email");
+    /// assert!(!email.primary_key && !email.generated && !email.json);
+    /// assert_eq!(email.sql_type, None);
+    /// ```
     pub const fn new(name: &'static str) -> Self {
         ColumnDef {
             name,
@@ -42,21 +50,46 @@ impl ColumnDef {
         }
     }
     /// Marks it as part of the primary key.
+    ///
+    /// ```
+    /// // A composite key: both columns are marked.
+    /// const KEY: [pgdbm::ColumnDef; 2] = [
+    ///     pgdbm::ColumnDef::new("org").primary_key(),
+    ///     pgdbm::ColumnDef::new("member").primary_key(),
+    /// ];
+    /// assert!(KEY.iter().all(|c| c.primary_key && !c.generated));
+    /// ```
     pub const fn primary_key(mut self) -> Self {
         self.primary_key = true;
         self
     }
     /// Marks it as filled by the database.
+    ///
+    /// ```
+    /// let created_at = pgdbm::ColumnDef::new("created_at").generated();
+    /// assert!(created_at.generated && !created_at.primary_key);
+    /// ```
     pub const fn generated(mut self) -> Self {
         self.generated = true;
         self
     }
     /// Marks it as stored through serde as json.
+    ///
+    /// ```
+    /// let prefs = pgdbm::ColumnDef::new("prefs").json().sql_type("jsonb");
+    /// assert!(prefs.json);
+    /// assert_eq!(prefs.sql_type, Some("jsonb"));
+    /// ```
     pub const fn json(mut self) -> Self {
         self.json = true;
         self
     }
     /// Records its SQL type.
+    ///
+    /// ```
+    /// let price = pgdbm::ColumnDef::new("price").sql_type("numeric(12, 2)");
+    /// assert_eq!(price.sql_type, Some("numeric(12, 2)"));
+    /// ```
     pub const fn sql_type(mut self, sql_type: &'static str) -> Self {
         self.sql_type = Some(sql_type);
         self
@@ -65,6 +98,17 @@ impl ColumnDef {
 
 /// A parameter value taken from a row: borrowed from the field, or owned
 /// when the field needs a wrapper to be sent (json fields).
+///
+/// ```
+/// use pgdbm::{Param, Table};
+/// # #[derive(serde::Serialize, serde::Deserialize, Debug)] struct Prefs { dark: bool }
+/// #[derive(Table)]
+/// struct User { #[pgdbm(primary_key)] id: i64, email: String, #[pgdbm(json)] prefs: Prefs }
+///
+/// let user = User { id: 7, email: "a@x.io".into(), prefs: Prefs { dark: true } };
+/// assert!(matches!(user.value(1), Param::Ref(_))); // `email` is sent as it is
+/// assert!(matches!(user.value(2), Param::Owned(_))); // `prefs` is wrapped in `Json`
+/// ```
 pub enum Param<'a> {
     /// A field that is sent as it is.
     Ref(&'a (dyn ToSql + Sync)),
@@ -83,6 +127,17 @@ impl std::fmt::Debug for Param<'_> {
 
 impl Param<'_> {
     /// The value as tokio-postgres takes it.
+    ///
+    /// ```no_run
+    /// use pgdbm::{Param, Table};
+    /// # #[derive(Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }
+    /// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+    /// // Every stored column of `user`, as parameters of a raw statement.
+    /// let values: Vec<Param<'_>> = (0..User::COLUMN_DEFS.len()).map(|i| user.value(i)).collect();
+    /// let params: Vec<&(dyn pgdbm::ToSql + Sync)> = values.iter().map(Param::as_sql).collect();
+    /// db.execute("INSERT INTO {{tables.users_archive}} (id, email) VALUES ($1, $2)", &params).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn as_sql(&self) -> &(dyn ToSql + Sync) {
         match self {
             Param::Ref(value) => *value,
@@ -156,6 +211,18 @@ pub trait FromRow: Sized + Send {
 
 /// Where decoded values come from: a query row or a binary COPY row.
 /// Sealed.
+///
+/// [`FromRow::decode`] is generic over it, so one derived type reads both:
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// use futures_util::TryStreamExt;
+/// let queried: Vec<User> = db.select::<User>().all().await?; // query rows
+/// let copied: Vec<User> = db.copy_out::<User>().await?.try_collect().await?; // binary COPY rows
+/// assert_eq!(queried.len(), copied.len());
+/// # Ok(()) }
+/// ```
 pub trait RowSource: sealed::Sealed {
     #[doc(hidden)]
     fn read<'a, T: FromSql<'a>>(&'a self, index: usize) -> Result<T>;
@@ -312,6 +379,14 @@ impl<T, V, F> std::fmt::Debug for Column<T, V, F> {
 
 impl<T, V, F> Column<T, V, F> {
     /// A handle on the column named `name` (used by generated code).
+    ///
+    /// ```
+    /// use pgdbm::{Column, Table};
+    /// # #[derive(Table)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key)] id: i64, email: String }
+    /// // What `#[derive(Table)]` generates for the `email` field:
+    /// const EMAIL: Column<User, String> = Column::new("email");
+    /// assert_eq!(EMAIL.name(), User::EMAIL.name());
+    /// ```
     pub const fn new(name: &'static str) -> Self {
         Column {
             name,
@@ -320,6 +395,15 @@ impl<T, V, F> Column<T, V, F> {
     }
 
     /// The column's SQL name.
+    ///
+    /// ```
+    /// # use pgdbm::Table;
+    /// #[derive(Table)]
+    /// struct User { #[pgdbm(primary_key)] id: i64, #[pgdbm(column = "full_name")] name: String }
+    ///
+    /// assert_eq!(User::ID.name(), "id");
+    /// assert_eq!(User::NAME.name(), "full_name");
+    /// ```
     pub const fn name(&self) -> &'static str {
         self.name
     }

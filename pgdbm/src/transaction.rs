@@ -64,29 +64,63 @@ pub struct TransactionOptions {
 
 impl TransactionOptions {
     /// The server's defaults.
+    ///
+    /// ```
+    /// let opts = pgdbm::TransactionOptions::new();
+    /// assert_eq!(opts, pgdbm::TransactionOptions::default());
+    /// assert_eq!(opts.begin_sql(), "BEGIN");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the isolation level.
+    ///
+    /// ```
+    /// use pgdbm::{IsolationLevel, TransactionOptions};
+    /// let opts = TransactionOptions::new().isolation(IsolationLevel::RepeatableRead);
+    /// assert_eq!(opts.begin_sql(), "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    /// ```
     pub fn isolation(mut self, level: IsolationLevel) -> Self {
         self.isolation = Some(level);
         self
     }
 
     /// `READ ONLY` when true.
+    ///
+    /// ```
+    /// let opts = pgdbm::TransactionOptions::new().read_only(true);
+    /// assert_eq!(opts.begin_sql(), "BEGIN READ ONLY");
+    /// assert_eq!(opts.read_only(false).begin_sql(), "BEGIN");
+    /// ```
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
     }
 
     /// `DEFERRABLE` when true (only meaningful with SERIALIZABLE READ ONLY).
+    ///
+    /// ```
+    /// use pgdbm::{IsolationLevel, TransactionOptions};
+    /// // A long report that waits for a safe snapshot instead of risking a serialization failure.
+    /// let report = TransactionOptions::new()
+    ///     .isolation(IsolationLevel::Serializable)
+    ///     .read_only(true)
+    ///     .deferrable(true);
+    /// assert_eq!(report.begin_sql(), "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE");
+    /// ```
     pub fn deferrable(mut self, deferrable: bool) -> Self {
         self.deferrable = deferrable;
         self
     }
 
     /// The `BEGIN` statement these options produce.
+    ///
+    /// ```
+    /// use pgdbm::{IsolationLevel, TransactionOptions};
+    /// let opts = TransactionOptions::new().isolation(IsolationLevel::ReadCommitted).read_only(true);
+    /// assert_eq!(opts.begin_sql(), "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY");
+    /// ```
     pub fn begin_sql(&self) -> String {
         let mut sql = String::from("BEGIN");
         if let Some(level) = self.isolation {

@@ -146,6 +146,19 @@ pub fn count_all() -> CountAll {
 }
 
 /// `count(*)` in a HAVING condition; see [`count_all`].
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// // Authors of at least three posts.
+/// let prolific: Vec<(i64,)> = db.select::<Post>()
+///     .columns(Post::USER_ID)
+///     .group_by(Post::USER_ID)
+///     .having(pgdbm::count_all().ge(3))
+///     .all()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CountAll(());
 
@@ -154,28 +167,104 @@ impl CountAll {
         Expr::new(Node::CountCmp(op), vec![Box::new(value)])
     }
     /// `count(*) = n`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Authors of exactly one post.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().eq(1))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn eq(self, n: i64) -> Expr {
         self.cmp(CmpOp::Eq, n)
     }
     /// `count(*) > n`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Authors of more than ten posts.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().gt(10))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn gt(self, n: i64) -> Expr {
         self.cmp(CmpOp::Gt, n)
     }
     /// `count(*) >= n`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Authors of at least three posts.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().ge(3))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn ge(self, n: i64) -> Expr {
         self.cmp(CmpOp::Ge, n)
     }
     /// `count(*) < n`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Authors of fewer than five posts.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().lt(5))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn lt(self, n: i64) -> Expr {
         self.cmp(CmpOp::Lt, n)
     }
     /// `count(*) <= n`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Authors of at most two posts.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().le(2))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn le(self, n: i64) -> Expr {
         self.cmp(CmpOp::Le, n)
     }
 }
 
 /// One ORDER BY term, from [`Column::asc`] or [`Column::desc`].
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let oldest_first: Vec<User> = db.select::<User>()
+///     .order_by(User::AGE.desc())
+///     .order_by(User::ID.asc())
+///     .all()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OrderBy {
     pub(crate) column: ColRef,
@@ -191,16 +280,37 @@ impl<T: Table, V, F> Column<T, V, F> {
     }
 
     /// `column IS NULL`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let unnamed = db.select::<User>().filter(User::NAME.is_null()).count().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn is_null(self) -> Expr {
         Expr::new(Node::IsNull(self.col_ref(), false), Vec::new())
     }
 
     /// `column IS NOT NULL`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let named: Vec<User> = db.select::<User>().filter(User::NAME.is_not_null()).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn is_not_null(self) -> Expr {
         Expr::new(Node::IsNull(self.col_ref(), true), Vec::new())
     }
 
     /// Ascending order.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let oldest_account: Option<User> = db.select::<User>().order_by(User::ID.asc()).limit(1).optional().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn asc(self) -> OrderBy {
         OrderBy {
             column: self.col_ref(),
@@ -209,6 +319,13 @@ impl<T: Table, V, F> Column<T, V, F> {
     }
 
     /// Descending order.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let latest: Vec<User> = db.select::<User>().order_by(User::ID.desc()).limit(10).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn desc(self) -> OrderBy {
         OrderBy {
             column: self.col_ref(),
@@ -231,6 +348,18 @@ impl<T: Table, V, F> Column<T, V, F> {
     }
 
     /// `column NOT IN (SELECT ..)`; see [`in_subquery`](Self::in_subquery).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Users who never posted.
+    /// let silent: Vec<User> = db.select::<User>()
+    ///     .filter(User::ID.not_in_subquery(Post::USER_ID, None))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn not_in_subquery<U: Table, G>(
         self,
         selected: Column<U, V, G>,
@@ -256,6 +385,18 @@ impl<T: Table, V, F> Column<T, V, F> {
     }
 
     /// `column = other_column`, for joins (both hold the same Rust type).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let by_active_users: Vec<Post> = db.select::<Post>()
+    ///     .join::<User>(Post::USER_ID.eq_col(User::ID))
+    ///     .filter(User::ACTIVE.eq(true))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn eq_col<U: Table, G>(self, other: Column<U, V, G>) -> Expr {
         Expr::new(
             Node::CmpCol(self.col_ref(), CmpOp::Eq, other.col_ref()),
@@ -275,6 +416,13 @@ macro_rules! comparisons {
             )*
 
             /// `column IN (..)`; an empty list matches nothing.
+            ///
+            /// ```no_run
+            /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+            /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+            /// let some: Vec<User> = db.select::<User>().filter(User::ID.is_in([1, 2, 3])).all().await?;
+            /// # Ok(()) }
+            /// ```
             pub fn is_in<I>(self, values: I) -> Expr
             where
                 I: IntoIterator,
@@ -284,6 +432,15 @@ macro_rules! comparisons {
             }
 
             /// `column NOT IN (..)`; an empty list matches everything.
+            ///
+            /// ```no_run
+            /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+            /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+            /// // Deactivate everyone but the admins.
+            /// let admins = ["root@x.io", "ops@x.io"];
+            /// let n = db.update::<User>().set(User::ACTIVE, false).filter(User::EMAIL.not_in(admins)).await?;
+            /// # Ok(()) }
+            /// ```
             pub fn not_in<I>(self, values: I) -> Expr
             where
                 I: IntoIterator,
@@ -305,6 +462,13 @@ macro_rules! comparisons {
             }
 
             /// `column BETWEEN low AND high`
+            ///
+            /// ```no_run
+            /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+            /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+            /// let adults = db.select::<User>().filter(User::AGE.between(18, 65)).count().await?;
+            /// # Ok(()) }
+            /// ```
             pub fn between(self, low: impl Into<V>, high: impl Into<V>) -> Expr {
                 Expr::new(
                     Node::Between(self.col_ref()),
@@ -317,21 +481,70 @@ macro_rules! comparisons {
 
 comparisons! {
     /// `column = value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let alice: Option<User> = db.select::<User>().filter(User::EMAIL.eq("alice@x.io")).optional().await?;
+    /// # Ok(()) }
+    /// ```
     eq => Eq,
     /// `column <> value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let others: Vec<User> = db.select::<User>().filter(User::EMAIL.ne("admin@x.io")).all().await?;
+    /// # Ok(()) }
+    /// ```
     ne => Ne,
     /// `column < value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let minors = db.select::<User>().filter(User::AGE.lt(18)).count().await?;
+    /// # Ok(()) }
+    /// ```
     lt => Lt,
     /// `column <= value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.delete::<User>().filter(User::ID.le(1_000)).await?;
+    /// # Ok(()) }
+    /// ```
     le => Le,
     /// `column > value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let page: Vec<User> = db.select::<User>().filter(User::ID.gt(500)).order_by(User::ID.asc()).limit(50).all().await?;
+    /// # Ok(()) }
+    /// ```
     gt => Gt,
     /// `column >= value`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.update::<User>().set(User::ACTIVE, true).filter(User::AGE.ge(18)).await?;
+    /// # Ok(()) }
+    /// ```
     ge => Ge,
 }
 
 impl<T: Table, F> Column<T, String, F> {
     /// `column LIKE pattern`
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let staff: Vec<User> = db.select::<User>().filter(User::EMAIL.like("%@example.com")).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn like(self, pattern: impl Into<String>) -> Expr {
         Expr::new(
             Node::Cmp(self.col_ref(), CmpOp::Like),
@@ -340,6 +553,13 @@ impl<T: Table, F> Column<T, String, F> {
     }
 
     /// `column ILIKE pattern` (case-insensitive)
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, age: Option<i32>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let anns: Vec<User> = db.select::<User>().filter(User::NAME.ilike("ann%")).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn ilike(self, pattern: impl Into<String>) -> Expr {
         Expr::new(
             Node::Cmp(self.col_ref(), CmpOp::ILike),

@@ -130,18 +130,43 @@ impl<'e, T: Table> Select<'e, T, T> {
 
 impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     /// Adds a WHERE condition; several calls are joined with AND.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database, domain: Option<&str>) -> pgdbm::Result<()> {
+    /// let mut q = db.select::<User>().filter(User::ACTIVE.eq(true));
+    /// if let Some(domain) = domain {
+    ///     q = q.filter(User::EMAIL.like(format!("%@{domain}"))); // AND email LIKE $2
+    /// }
+    /// let users: Vec<User> = q.all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, condition: Expr) -> Self {
         add_condition(&mut self.shape.filter, &mut self.filter_values, condition);
         self
     }
 
     /// Adds an ORDER BY term.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let users: Vec<User> = db.select::<User>().order_by(User::EMAIL.asc()).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn order_by(mut self, order: OrderBy) -> Self {
         self.shape.order.push(order);
         self
     }
 
     /// At most `n` rows (bound as a parameter).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let latest: Vec<User> = db.select::<User>().order_by(User::ID.desc()).limit(20).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn limit(mut self, n: u64) -> Self {
         self.shape.limit = true;
         self.limit = Some(i64::try_from(n).unwrap_or(i64::MAX));
@@ -149,6 +174,19 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// Skips `n` rows (bound as a parameter).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let (page, per_page) = (3, 20);
+    /// let users: Vec<User> = db.select::<User>()
+    ///     .order_by(User::ID.asc())
+    ///     .limit(per_page)
+    ///     .offset((page - 1) * per_page)
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn offset(mut self, n: u64) -> Self {
         self.shape.offset = true;
         self.offset = Some(i64::try_from(n).unwrap_or(i64::MAX));
@@ -156,11 +194,37 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// `INNER JOIN` table `U` (in the same schema) on `on`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Posts whose author is active.
+    /// let posts: Vec<Post> = db.select::<Post>()
+    ///     .join::<User>(Post::USER_ID.eq_col(User::ID))
+    ///     .filter(User::ACTIVE.eq(true))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn join<U: Table>(self, on: Expr) -> Self {
         self.add_join::<U>(JoinKind::Inner, on)
     }
 
     /// `LEFT JOIN` table `U` (in the same schema) on `on`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // Users without any post.
+    /// let silent: Vec<User> = db.select::<User>()
+    ///     .left_join::<Post>(Post::USER_ID.eq_col(User::ID))
+    ///     .filter(Post::ID.is_null())
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn left_join<U: Table>(self, on: Expr) -> Self {
         self.add_join::<U>(JoinKind::Left, on)
     }
@@ -172,12 +236,36 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// Adds a GROUP BY column.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// // One row per author: SELECT user_id .. GROUP BY user_id.
+    /// let authors: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn group_by<U: Table, V, F>(mut self, column: Column<U, V, F>) -> Self {
         self.shape.group_by.push(column.col_ref());
         self
     }
 
     /// Adds a HAVING condition (see [`count_all`](crate::count_all)).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "posts")] struct Post { #[pgdbm(primary_key, generated)] id: i64, user_id: i64, title: String }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let prolific: Vec<(i64,)> = db.select::<Post>()
+    ///     .columns(Post::USER_ID)
+    ///     .group_by(Post::USER_ID)
+    ///     .having(pgdbm::count_all().gt(10))
+    ///     .all()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn having(mut self, condition: Expr) -> Self {
         add_condition(&mut self.shape.having, &mut self.having_values, condition);
         self
@@ -185,6 +273,14 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// Selects only `columns` (one column or a tuple of them), decoded
     /// into a tuple of the fields' types.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let emails: Vec<(String,)> = db.select::<User>().columns(User::EMAIL).all().await?;
+    /// let pairs: Vec<(i64, String)> = db.select::<User>().columns((User::ID, User::EMAIL)).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn columns<C: Columns>(self, columns: C) -> Select<'e, T, C::Output> {
         let mut shape = self.shape;
         shape.columns = columns.refs();
@@ -230,11 +326,30 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// The SQL this builder runs, for the manager's schema, with `$n`
     /// placeholders.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let app = db.with_schema("app")?;
+    /// let sql = app.select::<User>().filter(User::ID.eq(1)).to_sql()?;
+    /// assert_eq!(
+    ///     sql,
+    ///     r#"SELECT "app"."users"."id", "app"."users"."email", "app"."users"."active" FROM "app"."users" WHERE "app"."users"."id" = $1"#
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn to_sql(&self) -> Result<String> {
         Ok(self.built(&self.shape)?.sql.clone())
     }
 
     /// Every matching row.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let active: Vec<User> = db.select::<User>().filter(User::ACTIVE.eq(true)).all().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn all(self) -> Result<Vec<R>> {
         Ok(self.rows().await?.1)
     }
@@ -250,6 +365,18 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// Exactly one row: [`Error::NotFound`] for none,
     /// [`Error::TooManyRows`] for more.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let alice: User = db.select::<User>().filter(User::EMAIL.eq("alice@x.io")).one().await?;
+    /// match db.select::<User>().filter(User::EMAIL.eq("nobody@x.io")).one().await {
+    ///     Err(pgdbm::Error::NotFound(sql)) => eprintln!("no such user: {sql}"),
+    ///     Ok(user) => println!("found #{}", user.id),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn one(self) -> Result<R> {
         let (built, mut rows) = self.rows().await?;
         match rows.len() {
@@ -260,6 +387,16 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// Zero or one row; more is [`Error::TooManyRows`].
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.select::<User>().filter(User::EMAIL.eq("alice@x.io")).optional().await? {
+    ///     Some(user) => println!("found #{}", user.id),
+    ///     None => println!("not registered"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn optional(self) -> Result<Option<R>> {
         let (built, mut rows) = self.rows().await?;
         match rows.len() {
@@ -271,11 +408,27 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// The number of matching rows (`SELECT count(*)`; order, limit and
     /// offset are ignored).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let inactive: i64 = db.select::<User>().filter(User::ACTIVE.eq(false)).count().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn count(self) -> Result<i64> {
         self.scalar(SelectKind::Count, 0).await
     }
 
     /// Whether any row matches.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// if db.select::<User>().filter(User::EMAIL.eq("alice@x.io")).exists().await? {
+    ///     println!("that email is taken");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn exists(self) -> Result<bool> {
         self.scalar(SelectKind::Exists, false).await
     }
@@ -304,6 +457,17 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// The matching rows as a stream, read from the server as consumed.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// use futures_util::TryStreamExt;
+    /// let mut users = db.select::<User>().order_by(User::ID.asc()).stream().await?;
+    /// while let Some(user) = users.try_next().await? {
+    ///     println!("{}", user.email);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn stream(self) -> Result<impl Stream<Item = Result<R>> + Send + 'e>
     where
         R: 'e,
@@ -398,6 +562,15 @@ fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStat
 }
 
 /// One column or a tuple of columns to select, read into the fields' types.
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String> }
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let ids: Vec<(i64,)> = db.select::<User>().columns(User::ID).all().await?;
+/// // A nullable column reads as its field type, `Option<String>`.
+/// let names: Vec<(String, Option<String>)> = db.select::<User>().columns((User::EMAIL, User::NAME)).all().await?;
+/// # Ok(()) }
+/// ```
 pub trait Columns {
     /// What a row decodes into.
     type Output: FromRow;

@@ -225,6 +225,15 @@ impl<'e, T: Table> Insert<'e, T> {
     /// `ON CONFLICT (columns)`, followed by
     /// [`do_nothing`](OnConflict::do_nothing) or
     /// [`do_update`](OnConflict::do_update).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let alice = User { id: 0, email: "alice@x.io".into(), name: Some("Alice".into()), active: true };
+    /// // Insert, or refresh the name of the existing row with this email.
+    /// db.insert(&alice).on_conflict(User::EMAIL).do_update(User::NAME).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn on_conflict<C: ColumnNames<T>>(self, columns: C) -> OnConflict<'e, T> {
         OnConflict {
             insert: self,
@@ -234,6 +243,15 @@ impl<'e, T: Table> Insert<'e, T> {
 
     /// Reads the inserted rows back (`RETURNING`), generated columns
     /// included.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let alice = User { id: 0, email: "alice@x.io".into(), name: Some("Alice".into()), active: true };
+    /// let saved: User = db.insert(&alice).returning::<User>().one().await?;
+    /// assert!(saved.id > 0); // filled by the database
+    /// # Ok(()) }
+    /// ```
     pub fn returning<R: FromRow>(self) -> InsertReturning<'e, T, R> {
         InsertReturning {
             insert: self,
@@ -264,6 +282,17 @@ impl<'e, T: Table> Insert<'e, T> {
     }
 
     /// The SQL for one row, for the manager's schema.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+    /// let app = db.with_schema("app")?;
+    /// assert_eq!(
+    ///     app.insert(&user).to_sql()?,
+    ///     r#"INSERT INTO "app"."users" ("email", "name", "active") VALUES ($1, $2, $3)"#
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn to_sql(&self) -> Result<String> {
         Ok(built(&self.target, &self.shape(1, None))?.sql.clone())
     }
@@ -315,6 +344,14 @@ impl<'e, T: Table> Insert<'e, T> {
     }
 
     /// Runs the insert; returns the rows inserted.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {
+    /// let n = db.insert_many(&users).execute().await?; // or just `.await`
+    /// assert_eq!(n, users.len() as u64);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(self) -> Result<u64> {
         Ok(self.run::<()>(None).await?.0)
     }
@@ -351,6 +388,14 @@ macro_rules! awaitable {
 awaitable!(Insert);
 
 /// An `INSERT .. ON CONFLICT` being built; see [`Insert::on_conflict`].
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+/// # async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {
+/// // Rows whose email is already taken are skipped.
+/// let inserted = db.insert_many(&users).on_conflict(User::EMAIL).do_nothing().await?;
+/// # Ok(()) }
+/// ```
 #[must_use = "choose do_nothing() or do_update(..)"]
 pub struct OnConflict<'e, T: Table> {
     insert: Insert<'e, T>,
@@ -367,12 +412,30 @@ impl<T: Table> std::fmt::Debug for OnConflict<'_, T> {
 
 impl<'e, T: Table> OnConflict<'e, T> {
     /// `DO NOTHING`: conflicting rows are skipped.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+    /// let inserted = db.insert(&user).on_conflict(User::EMAIL).do_nothing().await?;
+    /// if inserted == 0 {
+    ///     println!("{} is already registered", user.email);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn do_nothing(mut self) -> Insert<'e, T> {
         self.insert.conflict = Some((self.targets, ConflictAction::Nothing));
         self.insert
     }
 
     /// `DO UPDATE SET col = EXCLUDED.col` for `columns`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+    /// // Upsert: the existing row takes the new name and active flag.
+    /// db.insert(&user).on_conflict(User::EMAIL).do_update((User::NAME, User::ACTIVE)).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn do_update<C: ColumnNames<T>>(mut self, columns: C) -> Insert<'e, T> {
         self.insert.conflict = Some((self.targets, ConflictAction::Update(columns.names())));
         self.insert
@@ -380,6 +443,14 @@ impl<'e, T: Table> OnConflict<'e, T> {
 }
 
 /// An insert that reads rows back; see [`Insert::returning`].
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+/// # async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {
+/// let saved: Vec<User> = db.insert_many(&users).returning::<User>().all().await?;
+/// let ids: Vec<i64> = saved.iter().map(|u| u.id).collect();
+/// # Ok(()) }
+/// ```
 #[must_use = "an insert does nothing until it is awaited"]
 pub struct InsertReturning<'e, T: Table, R> {
     insert: Insert<'e, T>,
@@ -394,12 +465,34 @@ impl<T: Table, R> std::fmt::Debug for InsertReturning<'_, T, R> {
 
 impl<T: Table, R: FromRow> InsertReturning<'_, T, R> {
     /// Every inserted row (skipped conflicts return nothing).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, users: Vec<User>) -> pgdbm::Result<()> {
+    /// let new: Vec<User> = db
+    ///     .insert_many(&users)
+    ///     .on_conflict(User::EMAIL)
+    ///     .do_nothing()
+    ///     .returning::<User>()
+    ///     .all()
+    ///     .await?;
+    /// println!("{} of {} were new", new.len(), users.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn all(self) -> Result<Vec<R>> {
         let names = returning_names::<R>()?;
         Ok(self.insert.run::<R>(Some(names)).await?.1)
     }
 
     /// The one inserted row: [`Error::NotFound`] if a conflict skipped it.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+    /// let saved = db.insert(&user).returning::<User>().one().await?;
+    /// println!("{} is user #{}", saved.email, saved.id);
+    /// # Ok(()) }
+    /// ```
     pub async fn one(self) -> Result<R> {
         let sql = self.insert.to_sql()?;
         let mut rows = self.all().await?;
@@ -413,6 +506,16 @@ impl<T: Table, R: FromRow> InsertReturning<'_, T, R> {
 
 /// Column handles of table `T` naming conflict targets or updated columns:
 /// one column or a tuple of them.
+///
+/// ```no_run
+/// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+/// # async fn f(db: pgdbm::Database, user: User) -> pgdbm::Result<()> {
+/// db.insert(&user)
+///     .on_conflict(User::EMAIL) // one column
+///     .do_update((User::NAME, User::ACTIVE)) // or a tuple
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub trait ColumnNames<T> {
     #[doc(hidden)]
     fn names(self) -> Vec<&'static str>;
@@ -485,6 +588,17 @@ impl<'e, T: Table> Update<'e, T> {
     /// `SET column = value`, the value bound as exactly the column's type.
     ///
     /// A nullable column takes its field type, so `None` sets NULL.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.update::<User>()
+    ///     .set(User::ACTIVE, false)
+    ///     .set(User::NAME, None) // NULL
+    ///     .filter(User::ID.eq(7))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn set<V, F: ToSql + Sync + Send + 'static>(
         mut self,
         column: Column<T, V, F>,
@@ -496,6 +610,17 @@ impl<'e, T: Table> Update<'e, T> {
     }
 
     /// Adds a WHERE condition; several calls are joined with AND.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.update::<User>()
+    ///     .set(User::ACTIVE, false)
+    ///     .filter(User::EMAIL.like("%@old.io"))
+    ///     .filter(User::ACTIVE.eq(true)) // AND
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, condition: Expr) -> Self {
         add_condition(&mut self.filter, &mut self.filter_values, condition);
         self
@@ -519,11 +644,33 @@ impl<'e, T: Table> Update<'e, T> {
     }
 
     /// The SQL, for the manager's schema.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let app = db.with_schema("app")?;
+    /// let update = app.update::<User>().set(User::ACTIVE, false).filter(User::ID.gt(5));
+    /// assert_eq!(
+    ///     update.to_sql()?,
+    ///     r#"UPDATE "app"."users" SET "active" = $1 WHERE "app"."users"."id" > $2"#
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn to_sql(&self) -> Result<String> {
         Ok(built(&self.target, &self.shape(None))?.sql.clone())
     }
 
     /// Runs the update; returns the rows updated.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.update::<User>().set(User::ACTIVE, true).filter(User::ID.eq(7)).execute().await?;
+    /// if n == 0 {
+    ///     println!("no user #7");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(self) -> Result<u64> {
         if self.set.is_empty() {
             return Err(Error::config(
@@ -540,6 +687,17 @@ impl<'e, T: Table> Update<'e, T> {
     }
 
     /// Runs the update and reads the updated rows back.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let deactivated: Vec<User> = db.update::<User>()
+    ///     .set(User::ACTIVE, false)
+    ///     .filter(User::EMAIL.like("%@old.io"))
+    ///     .returning::<User>()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn returning<R: FromRow>(self) -> Result<Vec<R>> {
         let names = returning_names::<R>()?;
         let values = self.values();
@@ -589,6 +747,16 @@ impl<'e, T: Table> Delete<'e, T> {
     }
 
     /// Adds a WHERE condition; several calls are joined with AND.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.delete::<User>()
+    ///     .filter(User::ACTIVE.eq(false))
+    ///     .filter(User::NAME.is_null()) // AND
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, condition: Expr) -> Self {
         add_condition(&mut self.filter, &mut self.filter_values, condition);
         self
@@ -603,11 +771,31 @@ impl<'e, T: Table> Delete<'e, T> {
     }
 
     /// The SQL, for the manager's schema.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let app = db.with_schema("app")?;
+    /// let delete = app.delete::<User>().filter(User::EMAIL.ilike("%OLD%"));
+    /// assert_eq!(
+    ///     delete.to_sql()?,
+    ///     r#"DELETE FROM "app"."users" WHERE "app"."users"."email" ILIKE $1"#
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn to_sql(&self) -> Result<String> {
         Ok(built(&self.target, &self.shape(None))?.sql.clone())
     }
 
     /// Runs the delete; returns the rows deleted.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let n = db.delete::<User>().filter(User::ID.eq(7)).execute().await?; // or just `.await`
+    /// assert!(n <= 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(self) -> Result<u64> {
         Ok(
             run_write::<()>(&self.target, &self.shape(None), &self.filter_values, false)
@@ -617,6 +805,16 @@ impl<'e, T: Table> Delete<'e, T> {
     }
 
     /// Runs the delete and reads the deleted rows back.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String>, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let removed: Vec<User> = db.delete::<User>().filter(User::ACTIVE.eq(false)).returning::<User>().await?;
+    /// for user in &removed {
+    ///     println!("goodbye {}", user.email);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn returning<R: FromRow>(self) -> Result<Vec<R>> {
         let names = returning_names::<R>()?;
         Ok(run_write::<R>(
