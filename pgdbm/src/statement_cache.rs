@@ -5,7 +5,7 @@
 //! would grow it without limit. This one keeps at most `capacity` statements
 //! and evicts the least recently used.
 
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::Statement;
@@ -20,7 +20,11 @@ struct Entry {
 pub(crate) struct StatementCache {
     capacity: usize,
     clock: AtomicU64,
-    entries: Mutex<FastMap<Box<str>, Entry>>,
+    /// Read-locked on the hot path: a hit only bumps an atomic, so callers
+    /// on other threads never wait behind it, not even when the thread that
+    /// holds it is preempted (on a busy small machine that stall would last
+    /// a scheduler time slice and show in every in-flight call's latency).
+    entries: RwLock<FastMap<Box<str>, Entry>>,
 }
 
 impl StatementCache {
@@ -28,7 +32,7 @@ impl StatementCache {
         StatementCache {
             capacity: capacity.max(1),
             clock: AtomicU64::new(0),
-            entries: Mutex::new(FastMap::default()),
+            entries: RwLock::new(FastMap::default()),
         }
     }
 
@@ -38,7 +42,7 @@ impl StatementCache {
 
     /// The cached statement for `sql`, marking it recently used.
     pub(crate) fn get(&self, sql: &str) -> Option<Statement> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(sql)?;
         entry.last_used.store(self.tick(), Ordering::Relaxed);
         Some(entry.statement.clone())
@@ -48,7 +52,7 @@ impl StatementCache {
     /// one when full. Eviction scans the map, which is only paid on a miss
     /// (a round trip to the server anyway).
     pub(crate) fn insert(&self, sql: &str, statement: Statement) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(sql) {
             let oldest = entries
                 .iter()
@@ -70,12 +74,12 @@ impl StatementCache {
     /// Forgets `sql`, after the server said its plan is stale.
     pub(crate) fn remove(&self, sql: &str) {
         self.entries
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(sql);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
