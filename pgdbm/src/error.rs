@@ -327,6 +327,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A missing schema, named in a table reference, as the missing table
+    /// PostgreSQL reports for a query of that name (`LOCK TABLE` says
+    /// 3F000 where `SELECT` and `COPY` say 42P01); the message is kept.
+    pub(crate) fn schema_missing_as_table(self) -> Error {
+        match self {
+            Error::Database(mut e) if e.code == SqlState::INVALID_SCHEMA_NAME.code() => {
+                e.code = SqlState::UNDEFINED_TABLE.code().to_owned();
+                Error::UndefinedTable(e)
+            }
+            other => other,
+        }
+    }
+}
+
 /// An error's message followed by its causes': the driver's Display says
 /// only "error serializing parameter 0" and keeps the why in its source.
 pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {

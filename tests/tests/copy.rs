@@ -941,13 +941,14 @@ async fn call_timeout_ends_a_stalled_copy() {
     assert_eq!(count(&test, "people").await, 1);
 }
 
-/// A COPY whose start waits on a lock (SHARE blocks its ROW EXCLUSIVE,
-/// not the description's ACCESS SHARE) and times out there: the server may
-/// refuse it before copy mode, which leaves the driver out of step, so the
-/// connection is given up; the error is the timeout and the pool recovers.
+/// A COPY that waits on a lock (SHARE blocks its ROW EXCLUSIVE) and times
+/// out there: the wait is the scope's `LOCK TABLE`, sent before any COPY,
+/// so it is cancelled like any statement; the error is the timeout, the
+/// connection is kept and a transaction stays usable.
 #[tokio::test]
 async fn timeout_while_the_copy_waits_for_a_lock() {
     let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
     let config = test.config().clone().with_pool_size(1, 1);
     let other = SharedPool::connect(config)
         .await
@@ -974,13 +975,89 @@ async fn timeout_while_the_copy_waits_for_a_lock() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
-    // The transaction's connection was given up: calls fail as closed.
-    let err = tx.execute("SELECT 1", &[]).await.unwrap_err();
-    assert!(matches!(err, Error::ConnectionClosed(_)), "{err:?}");
-    drop(tx);
-
+    assert_eq!(tx.fetch_value::<i32>("SELECT 1", &[]).await.unwrap(), 1);
     lock.rollback().await.unwrap();
-    assert_unharmed(&test, pooled_pid(&test).await, 0).await;
+    let n = tx
+        .copy_records_to_table("items", ITEM_COLUMNS, as_records(&rows))
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    tx.rollback().await.unwrap();
+    assert_unharmed(&test, pid, 0).await;
+}
+
+/// The COPY's scope holds the table (ROW EXCLUSIVE, as the COPY would)
+/// until it ends, so no `ALTER TABLE` can change a column's type between
+/// the check of a cached description and the rows.
+#[tokio::test]
+async fn a_copy_keeps_its_table_locked_until_its_transaction_ends() {
+    let test = TestDatabase::new().await.unwrap();
+    with_tables(&test).await;
+    test.copy_records_to_table("items", ITEM_COLUMNS, as_records(&items(1, 3)))
+        .await
+        .unwrap();
+    let tx = test.transaction().await.unwrap();
+    tx.copy_records_to_table("items", ITEM_COLUMNS, as_records(&items(10, 3)))
+        .await
+        .unwrap();
+    let other = test.acquire().await.unwrap();
+    other
+        .execute("SET lock_timeout = '200ms'", &[])
+        .await
+        .unwrap();
+    let alter = "ALTER TABLE {{tables.items}} ALTER COLUMN qty TYPE float4";
+    let err = other.execute(alter, &[]).await.unwrap_err();
+    assert!(matches!(err, Error::LockTimeout(_)), "{err:?}");
+    tx.commit().await.unwrap();
+    other.execute(alter, &[]).await.unwrap();
+    assert_eq!(count(&test, "items").await, 6);
+}
+
+/// A COPY without a column list is cached without one: after a column is
+/// renamed it fails the catalog check in copy mode and is described again,
+/// instead of being refused (which would cost the connection).
+#[tokio::test]
+async fn a_cached_copy_without_a_column_list_survives_a_renamed_column() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    for from in [1, 10] {
+        test.copy_records_to_table("items", &[], as_records(&items(from, 2)))
+            .await
+            .unwrap();
+    }
+    test.execute(
+        "ALTER TABLE {{tables.items}} RENAME COLUMN name TO title",
+        &[],
+    )
+    .await
+    .unwrap();
+    test.copy_records_to_table("items", &[], as_records(&items(20, 2)))
+        .await
+        .unwrap();
+    let titled: i64 = test
+        .fetch_value(
+            "SELECT count(*) FROM {{tables.items}} WHERE title LIKE 'item %'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(titled, 6);
+    assert_eq!(pooled_pid(&test).await, pid, "the connection was replaced");
+}
+
+#[tokio::test]
+async fn a_column_named_twice_is_refused_before_any_copy() {
+    let test = single_connection().await;
+    let pid = pooled_pid(&test).await;
+    let err = test
+        .copy_records_to_table("items", &["id", "name", "id"], as_records(&items(1, 1)))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::InvalidIdentifier(e) => assert!(e.to_string().contains("twice"), "{e}"),
+        other => panic!("expected InvalidIdentifier, got {other:?}"),
+    }
+    assert_unharmed(&test, pid, 0).await;
 }
 
 #[tokio::test]
@@ -1590,35 +1667,24 @@ async fn dropped_and_recreated_tables_are_described_again() {
     assert_eq!(back, [(5, "e".to_string(), Some(0.25))]);
     assert_eq!(pooled_pid(&test).await, pid);
 
-    // Dropped: the cached COPY is refused by the server, which costs the
-    // connection (rust-postgres#789) but is the typed error, and the pool
-    // replaces the connection.
+    // Dropped: the COPY's lock on the table reports it missing before any
+    // COPY is sent, so the error is typed and the connection kept.
     test.execute("DROP TABLE {{tables.items}}", &[])
         .await
         .unwrap();
-    let err = test
-        .copy_records_to_table("items", ITEM_COLUMNS, [(6i32, "f", Some(1f32))])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
-    let pid = pooled_pid(&test).await;
-    // The entry is gone: the next try is described and fails cleanly.
-    let err = test
-        .copy_records_to_table("items", ITEM_COLUMNS, [(6i32, "f", Some(1f32))])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
-    assert_eq!(pooled_pid(&test).await, pid, "described, not refused");
-    test.execute(
-        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
-        &[],
-    )
-    .await
-    .unwrap();
+    for _ in 0..2 {
+        let err = test
+            .copy_records_to_table("items", ITEM_COLUMNS, [(6i32, "f", Some(1f32))])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
+        assert_eq!(pooled_pid(&test).await, pid, "the connection was replaced");
+    }
+    with_items_again(&test).await;
     assert_unharmed(&test, pid, 0).await;
 
-    // In a transaction a refused cached COPY loses the transaction too;
-    // the pool recovers.
+    // In a transaction the COPY's savepoint is rolled back and the
+    // transaction stays usable.
     test.copy_records_to_table("items", ITEM_COLUMNS, &items(1, 1))
         .await
         .unwrap();
@@ -1631,11 +1697,18 @@ async fn dropped_and_recreated_tables_are_described_again() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
-    let err = tx.execute("SELECT 1", &[]).await.unwrap_err();
-    assert!(matches!(err, Error::ConnectionClosed(_)), "{err:?}");
-    drop(tx);
-    with_items_again(&test).await;
-    assert_unharmed(&test, pooled_pid(&test).await, 0).await;
+    tx.execute(
+        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.copy_records_to_table("items", ITEM_COLUMNS, &items(2, 1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(&test, "items").await, 1);
+    assert_eq!(pooled_pid(&test).await, pid, "the connection was replaced");
 }
 
 async fn with_items_again(db: &Database) {

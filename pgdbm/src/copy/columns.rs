@@ -25,16 +25,6 @@ pub(super) const CATALOG_COLUMNS: &str = "SELECT a.attname::text, a.atttypid \
      WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 \
      AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum";
 
-/// Waits until no `ALTER TABLE` holds the table, by taking (for this
-/// statement, or until the end of the transaction) the ACCESS SHARE lock
-/// that opening it needs; never fails (a missing table gives NULL). Sent
-/// before [`CATALOG_COLUMNS`], whose snapshot is then taken after such an
-/// ALTER committed: read while it was still running, the catalog would
-/// show the old columns, and the COPY behind, waiting for its own lock,
-/// would see the new ones.
-pub(super) const WAIT_FOR_TABLE: &str =
-    "SELECT pg_catalog.pg_relation_is_updatable(pg_catalog.to_regclass($1), false)";
-
 /// Entries kept before one is dropped to make room: a program copies into
 /// a handful of tables per schema, so this only bounds one that generates
 /// table names.

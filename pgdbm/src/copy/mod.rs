@@ -24,10 +24,11 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::future::{join, join3, try_join3};
+use futures_util::future::{join, join3, try_join};
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio_postgres::CopyInSink;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{NoTls, Row, SimpleQueryMessage, Statement};
 
@@ -43,7 +44,7 @@ mod encode;
 mod record;
 
 pub(crate) use columns::ColumnCache;
-use columns::{CATALOG_COLUMNS, Described, Fingerprint, WAIT_FOR_TABLE};
+use columns::{CATALOG_COLUMNS, Described, Fingerprint};
 use encode::{HEADER, RowEncoder, RowError, TRAILER};
 pub use record::CopyRecord;
 
@@ -148,8 +149,17 @@ async fn timed<T>(
                 match phase.map(|p| (p, p.stage())) {
                     Some((_, STAGE_WRITING)) => {
                         // Answers come in request order: this one comes
-                        // after the failed COPY's.
-                        if conn.client().simple_query("").await.is_err() {
+                        // after the failed COPY's. The server may not read
+                        // the CopyFail soon (its backend waiting on a row
+                        // lock, say): then cancel what it is doing.
+                        let drained =
+                            tokio::time::timeout(DOOMED_CLOSE_WAIT, conn.client().simple_query(""))
+                                .await;
+                        let clean = match drained {
+                            Ok(answer) => answer.is_ok(),
+                            Err(_) => conn.cancel_and_drain().await,
+                        };
+                        if !clean {
                             conn.mark_broken();
                         }
                     }
@@ -173,22 +183,42 @@ async fn timed<T>(
     result
 }
 
-/// Opens the savepoint a COPY inside a transaction at `depth` runs under,
-/// and tells whether the transaction reads the catalog as last committed
-/// (see [`start_copy`]).
+/// `LOCK TABLE` in the mode a COPY FROM takes anyway (and with the
+/// privilege it needs anyway), so that taking it first blocks nothing more.
+fn lock_sql(table: &str) -> String {
+    format!("LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
+}
+
+/// Opens what a COPY at transaction depth `depth` runs in, with `table`
+/// locked until it ends: a savepoint inside a transaction, so that a failed
+/// COPY leaves the transaction usable, else a transaction of its own. Tells
+/// whether the transaction reads the catalog as last committed (see
+/// [`start_copy`]).
 ///
-/// As for a nested transaction, the depth is recorded before `SAVEPOINT` is
+/// The lock is why the scope exists: from before the table is described or
+/// its cached description checked until the COPY ends, no `ALTER TABLE` can
+/// change a column's type under it (binary COPY would then write a value as
+/// the old type). A missing table is reported here, by the server, before
+/// any COPY is sent.
+///
+/// As for a nested transaction, the depth is recorded before anything is
 /// sent and the returned guard owes the rollback to `depth` if the COPY is
-/// dropped before [`close_savepoint`] disarms it.
-async fn open_savepoint(
-    conn: &PgConnection,
+/// dropped before [`close_scope`] disarms it.
+async fn open_scope<'c>(
+    conn: &'c PgConnection,
     depth: u32,
+    table: &str,
     timeout: Option<Duration>,
-) -> Result<(RollbackGuard<'_>, bool)> {
-    // The isolation level rides along in the same round trip.
+) -> Result<(RollbackGuard<'c>, bool)> {
+    let open = if depth == 0 {
+        "BEGIN".to_owned()
+    } else {
+        format!("SAVEPOINT {}", savepoint_name(depth + 1))
+    };
+    // The lock and the isolation level ride along in the same round trip.
     let sql = format!(
-        "SAVEPOINT {}; SELECT pg_catalog.current_setting('transaction_isolation')",
-        savepoint_name(depth + 1)
+        "{open}; {}; SELECT pg_catalog.current_setting('transaction_isolation')",
+        lock_sql(table)
     );
     let guard = RollbackGuard::new(conn, depth);
     conn.set_tx_depth(depth + 1);
@@ -210,16 +240,36 @@ async fn open_savepoint(
             Ok((guard, fresh_catalog_reads(isolation)))
         }
         Err(e) => {
-            // The server refused it (an aborted transaction, say): there is
-            // no savepoint to roll back to. After a timeout or a lost
-            // connection the state is unknown and the guard leaves the
-            // rollback owed.
-            if e.database_error().is_some() {
+            // The server refused it. In a transaction that had already
+            // failed, the savepoint was never made; otherwise the lock was
+            // refused (a missing table, a lock timeout) inside the scope,
+            // which is rolled back. After a timeout or a lost connection the
+            // state is unknown and the guard leaves the rollback owed.
+            let Some(db) = e.database_error() else {
+                return Err(e);
+            };
+            let opened = depth == 0 || db.code() != SqlState::IN_FAILED_SQL_TRANSACTION.code();
+            if !opened || batch(conn, &rollback_sql(depth), timeout).await.is_ok() {
                 conn.set_tx_depth(depth);
                 guard.disarm();
             }
-            Err(e)
+            Err(e.schema_missing_as_table())
         }
+    }
+}
+
+/// After a COPY in the scope [`open_scope`] opened at `depth` was
+/// abandoned: back to the scope's start, with `table` locked again (a
+/// rollback releases the locks taken in it).
+fn relock_sql(depth: u32, table: &str) -> String {
+    if depth == 0 {
+        format!("ROLLBACK; BEGIN; {}", lock_sql(table))
+    } else {
+        format!(
+            "ROLLBACK TO SAVEPOINT {}; {}",
+            savepoint_name(depth + 1),
+            lock_sql(table)
+        )
     }
 }
 
@@ -232,19 +282,20 @@ fn fresh_catalog_reads(isolation: Option<&str>) -> bool {
     matches!(isolation, Some("read committed" | "read uncommitted"))
 }
 
-/// Releases the COPY's savepoint (`ok`), or rolls back to it and releases
-/// it. On failure the guard leaves the rollback owed.
-async fn close_savepoint(
+/// Ends the COPY's scope: commits its transaction or releases its
+/// savepoint (`ok`), or rolls it back. On failure the guard leaves the
+/// rollback owed.
+async fn close_scope(
     conn: &PgConnection,
     guard: RollbackGuard<'_>,
     depth: u32,
     timeout: Option<Duration>,
     ok: bool,
 ) -> Result<()> {
-    let sql = if ok {
-        format!("RELEASE SAVEPOINT {}", savepoint_name(depth + 1))
-    } else {
-        rollback_sql(depth)
+    let sql = match (ok, depth) {
+        (true, 0) => "COMMIT".to_owned(),
+        (true, _) => format!("RELEASE SAVEPOINT {}", savepoint_name(depth + 1)),
+        (false, _) => rollback_sql(depth),
     };
     batch(conn, &sql, timeout).await?;
     conn.set_tx_depth(depth);
@@ -283,6 +334,15 @@ impl Target {
             .iter()
             .map(|c| ident::validate("column", c).map(|()| (*c).to_owned()))
             .collect::<Result<Vec<_>>>()?;
+        // The server would refuse the COPY before copy mode, which costs the
+        // connection (see `start_copy_in`): refuse it here instead.
+        if let Some(twice) = columns
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| columns[..i].contains(c).then_some(c))
+        {
+            return Err(Error::identifier("column", twice, "is named twice"));
+        }
         Ok(Target {
             table: ident::qualified(schema, &name),
             columns,
@@ -509,11 +569,11 @@ struct CacheUse<'a> {
     cache: &'a ColumnCache,
     /// The COPY as requested: the cache key.
     key: &'a str,
-    /// A query of the catalog sees the table as the COPY will: outside a
-    /// transaction, or in one that takes a snapshot per statement.
+    /// The table is locked for the COPY and a query of the catalog sees it
+    /// as the COPY will (a snapshot per statement).
     trusted: bool,
-    /// Inside a transaction, the depth the COPY's savepoint was opened at.
-    savepoint: Option<u32>,
+    /// The depth the COPY's scope (see [`open_scope`]) was opened at.
+    scope: Option<u32>,
 }
 
 /// Starts the COPY with the target's columns and types: cached ones,
@@ -525,20 +585,19 @@ struct CacheUse<'a> {
 /// the catalog still lists the same columns and types (its
 /// [`Fingerprint`]). That check costs no round trip of its own: the catalog
 /// query (which never fails) is sent just ahead of the COPY, in one
-/// pipeline, and read before any row is written; ahead of both, a statement
-/// waits out an `ALTER TABLE` in progress (see [`WAIT_FOR_TABLE`]). What is
-/// left, outside a transaction (inside one that statement's lock is kept),
-/// is the moment between the catalog read and the COPY's own lock, in which
-/// an `ALTER TABLE` could take the table; a description used to be taken a
-/// whole round trip before the COPY. If the table changed, the
-/// started COPY is abandoned (dropping the sink sends CopyFail, so nothing
-/// is written; inside a transaction its savepoint is rolled back to), and
-/// the table is described afresh.
+/// pipeline, and read before any row is written. The scope's lock (see
+/// [`open_scope`]) keeps the table as the catalog showed it until the COPY
+/// ends. If the table changed since it was cached, the started COPY is
+/// abandoned (dropping the sink sends CopyFail, so nothing is written), the
+/// scope rolled back to its start and the table locked again, and the table
+/// is described afresh.
 ///
-/// A cached COPY the server refuses before copy mode (the table or a column
-/// was dropped since it was cached) costs its connection, as any refused
-/// COPY does (see [`start_copy_in`]); the entry is dropped, so the next
-/// COPY describes the table and gets the server's error without that cost.
+/// A cached COPY naming a column that was dropped or renamed since is
+/// refused before copy mode and costs its connection, as any refused COPY
+/// does (see [`start_copy_in`]); the entry is dropped, so the next COPY
+/// describes the table and gets the server's error without that cost. A
+/// COPY without a column list is cached without one, so a changed table
+/// only fails the catalog check.
 async fn start_copy(
     conn: &PgConnection,
     target: &Target,
@@ -551,10 +610,9 @@ async fn start_copy(
                 Ok(Some(sink)) => return Ok(Started { sink, described }),
                 Ok(None) => {
                     cache.cache.remove(cache.key);
-                    if let Some(depth) = cache.savepoint {
-                        let sql = format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(depth + 1));
+                    if let Some(depth) = cache.scope {
                         // Inside the COPY's own timer.
-                        batch(conn, &sql, None).await?;
+                        batch(conn, &relock_sql(depth, &target.table), None).await?;
                     }
                 }
                 Err(e) => {
@@ -581,9 +639,8 @@ async fn start_cached(
     described: &Described,
     phase: &Phase,
 ) -> Result<Option<CopySink>> {
-    // Prepared once per connection, all in one round trip.
-    let (wait, catalog, copy) = try_join3(
-        conn.statement(WAIT_FOR_TABLE),
+    // Prepared once per connection, both in one round trip.
+    let (catalog, copy) = try_join(
         conn.statement(CATALOG_COLUMNS),
         conn.statement(&described.sql),
     )
@@ -591,21 +648,15 @@ async fn start_cached(
     phase.set(STAGE_STARTING);
     let client = conn.client();
     let table = target.table.as_str();
-    // Polled in this order, so sent in this order: the catalog is read once
-    // no ALTER holds the table, just before the COPY takes its lock.
-    let (waited, current, started) = join3(
-        client.query(&wait, &[&table]),
-        client.query(&catalog, &[&table]),
-        client.copy_in(&copy),
-    )
-    .await;
+    // Polled in this order, so sent in this order, in one pipeline; the
+    // scope's lock keeps the table as the catalog shows it.
+    let (current, started) = join(client.query(&catalog, &[&table]), client.copy_in(&copy)).await;
     let sink = match started {
         Ok(sink) => sink,
         Err(e) => return Err(copy_refused(conn, e, &described.sql, phase).await),
     };
     phase.set(STAGE_WRITING);
     // On an error the sink is dropped: the COPY fails and writes nothing.
-    waited.map_err(|e| Error::from_driver(e, Some(WAIT_FOR_TABLE)))?;
     let current = current.map_err(|e| Error::from_driver(e, Some(CATALOG_COLUMNS)))?;
     if described.fingerprint.matches(&current) {
         return Ok(Some(sink));
@@ -660,7 +711,14 @@ async fn describe_target(
         Some(fingerprint) => fingerprint.names(),
         None => target.columns.clone(),
     };
-    let sql = target.copy_sql(Some(columns.iter().map(String::as_str)));
+    // Without a list, the COPY writes exactly the columns the fingerprint
+    // lists, and a cached one survives a renamed or dropped column (the
+    // check then fails in copy mode instead of the server refusing it).
+    let sql = if named {
+        target.copy_sql(Some(columns.iter().map(String::as_str)))
+    } else {
+        target.copy_sql(None::<[&str; 0]>)
+    };
     let describe_sql = format!(
         "SELECT {} FROM {} LIMIT 0",
         column_list(columns.iter().map(String::as_str)),
@@ -716,17 +774,17 @@ where
     let conn = ex.lease().await?;
     let timeout = ex.call_timeout();
     conn.settle().await?;
-    // Outside a transaction a COPY is atomic by itself; inside one it runs
-    // under a savepoint so that its failure does not abort the transaction.
     let depth = conn.tx_depth();
-    let (savepoint, trusted) = if depth > 0 {
-        let (guard, fresh) = open_savepoint(&conn, depth, timeout).await?;
+    // Raw SQL may have opened a transaction pgdbm does not know of (or
+    // changed search_path): a BEGIN or COMMIT of ours would then end the
+    // caller's, so the COPY runs bare there, described afresh, its column
+    // types as of one round trip before it.
+    let scoped = depth > 0 || !conn.is_session_dirty();
+    let (scope, trusted) = if scoped {
+        let (guard, fresh) = open_scope(&conn, depth, &target.table, timeout).await?;
         (Some(guard), fresh)
     } else {
-        // Raw SQL may have opened a transaction pgdbm does not know of (or
-        // changed search_path): describe afresh, as a stale entry could
-        // not be abandoned without failing that transaction.
-        (None, !conn.is_session_dirty())
+        (None, false)
     };
     let phase = Phase::default();
     let flight = Flight::start(&conn, Some(&phase));
@@ -735,7 +793,7 @@ where
         cache: ex.templates().copy_columns(),
         key: &label,
         trusted,
-        savepoint: savepoint.is_some().then_some(depth),
+        scope: scope.is_some().then_some(depth),
     };
     let result = timed(&conn, timeout, &label, Some(&phase), async {
         let started = start_copy(&conn, &target, &cache, &phase).await?;
@@ -744,11 +802,11 @@ where
     .await;
     flight.finish();
     conn.count_query();
-    // On a connection out of step nothing more is sent; the savepoint's
+    // On a connection out of step nothing more is sent; the scope's
     // rollback stays owed and the connection is discarded.
-    if let Some(guard) = savepoint {
+    if let Some(guard) = scope {
         if !phase.doomed() {
-            let closed = close_savepoint(&conn, guard, depth, timeout, result.is_ok()).await;
+            let closed = close_scope(&conn, guard, depth, timeout, result.is_ok()).await;
             return result.and_then(|n| closed.map(|()| n));
         }
     }
