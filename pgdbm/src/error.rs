@@ -328,6 +328,23 @@ impl Error {
 }
 
 impl Error {
+    /// A server error pgdbm reports on the server's behalf, for a statement
+    /// it did not send because the server would refuse it.
+    pub(crate) fn database(code: SqlState, message: &str, sql: &str) -> Error {
+        Error::Database(Box::new(DatabaseError {
+            code: code.code().to_owned(),
+            message: message.to_owned(),
+            detail: None,
+            hint: None,
+            schema: None,
+            table: None,
+            column: None,
+            constraint: None,
+            context: None,
+            sql: Some(sql.to_owned()),
+        }))
+    }
+
     /// A missing schema, named in a table reference, as the missing table
     /// PostgreSQL reports for a query of that name (`LOCK TABLE` says
     /// 3F000 where `SELECT` and `COPY` say 42P01); the message is kept.

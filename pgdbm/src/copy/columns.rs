@@ -58,6 +58,11 @@ impl Fingerprint {
     pub(super) fn names(&self) -> Vec<String> {
         self.0.iter().map(|(name, _)| name.clone()).collect()
     }
+
+    /// Whether a COPY may write column `name` (it is listed).
+    pub(super) fn lists(&self, name: &str) -> bool {
+        self.0.iter().any(|(listed, _)| listed == name)
+    }
 }
 
 /// A COPY target as the server described it.

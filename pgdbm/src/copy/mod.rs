@@ -215,9 +215,11 @@ async fn open_scope<'c>(
     } else {
         format!("SAVEPOINT {}", savepoint_name(depth + 1))
     };
-    // The lock and the isolation level ride along in the same round trip.
+    // The lock, the isolation level and the access mode ride along in the
+    // same round trip.
     let sql = format!(
-        "{open}; {}; SELECT pg_catalog.current_setting('transaction_isolation')",
+        "{open}; {}; SELECT pg_catalog.current_setting('transaction_isolation'), \
+         pg_catalog.current_setting('transaction_read_only')",
         lock_sql(table)
     );
     let guard = RollbackGuard::new(conn, depth);
@@ -233,11 +235,27 @@ async fn open_scope<'c>(
     flight.finish();
     match answer {
         Ok(messages) => {
-            let isolation = messages.iter().find_map(|m| match m {
-                SimpleQueryMessage::Row(row) => row.get(0),
-                _ => None,
-            });
-            Ok((guard, fresh_catalog_reads(isolation)))
+            let setting = |i| {
+                messages.iter().find_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(i),
+                    _ => None,
+                })
+            };
+            if setting(1) != Some("on") {
+                return Ok((guard, fresh_catalog_reads(setting(0))));
+            }
+            // The lock is allowed in a read-only transaction, the COPY is
+            // not, and the server would refuse it before copy mode (see
+            // `start_copy_in`): refuse it here, as the server words it.
+            if batch(conn, &rollback_sql(depth), timeout).await.is_ok() {
+                conn.set_tx_depth(depth);
+                guard.disarm();
+            }
+            Err(Error::database(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                "cannot execute COPY FROM in a read-only transaction",
+                &format!("COPY {table} FROM STDIN"),
+            ))
         }
         Err(e) => {
             // The server refused it. In a transaction that had already
@@ -509,8 +527,13 @@ const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// then drops the connection as out of sync. Nothing can absorb that
 /// message through the driver's API, so the connection is marked broken
 /// and its end awaited, so that later calls on it fail as closed instead
-/// of reading answers meant for others. [`start_copy`] checks the table and
-/// the columns first so that the common mistakes never get here.
+/// of reading answers meant for others. The common causes never get here:
+/// the scope's `LOCK TABLE` (see [`open_scope`]) reports a missing table, a
+/// lock timeout, a read-only transaction and most missing privileges
+/// first, [`Target::parse`] a column named twice, and [`start_copy`] a
+/// generated column in the list. What is left: a role that may update but
+/// not insert, and a COPY on a connection whose raw SQL opened a
+/// transaction pgdbm does not know of.
 async fn start_copy_in(conn: &PgConnection, sql: &str, phase: &Phase) -> Result<CopySink> {
     let statement = conn.statement(sql).await?;
     phase.set(STAGE_STARTING);
@@ -623,6 +646,22 @@ async fn start_copy(
         }
     }
     let (described, consistent) = describe_target(conn, target, cache.cache).await?;
+    // The server would refuse the COPY before copy mode, which costs the
+    // connection (see `start_copy_in`). Only where the catalog is read as
+    // the COPY sees the table: an older snapshot could miss a new column.
+    if cache.trusted {
+        if let Some(column) = target
+            .columns
+            .iter()
+            .find(|c| !described.fingerprint.lists(c))
+        {
+            return Err(Error::identifier(
+                "column",
+                column,
+                "is a generated or system column, which COPY cannot write",
+            ));
+        }
+    }
     let sink = start_copy_in(conn, &described.sql, phase).await?;
     let described = Arc::new(described);
     if cache.trusted && consistent {
