@@ -59,6 +59,19 @@ async fn count(db: &Database, table: &str) -> i64 {
         .unwrap()
 }
 
+/// `err` is a parameter error whose message starts with `prefix` (the row
+/// and column) and mentions `mentions` (the cause).
+#[track_caller]
+fn assert_parameter_error(err: &Error, prefix: &str, mentions: &str) {
+    match err {
+        Error::Parameter(e) => {
+            assert!(e.message().starts_with(prefix), "{err}");
+            assert!(e.message().contains(mentions), "{err}");
+        }
+        other => panic!("expected Parameter, got {other:?}"),
+    }
+}
+
 /// The backend of the pool's (only) connection, through `acquire`.
 async fn pooled_pid(db: &Database) -> i32 {
     let conn = db.acquire().await.unwrap();
@@ -399,13 +412,7 @@ async fn wrong_rust_type_names_row_and_column() {
         .copy_records_to_table("items", ITEM_COLUMNS, records)
         .await
         .unwrap_err();
-    match &err {
-        Error::Parameter(e) => {
-            assert!(e.message().starts_with("row 17, column \"qty\": "), "{err}");
-            assert!(e.message().contains("int4"), "{err}");
-        }
-        other => panic!("expected Parameter, got {other:?}"),
-    }
+    assert_parameter_error(&err, "row 17, column \"qty\": ", "int4");
     assert_unharmed(&test, pid, 0).await;
 
     // A record of the wrong width.
@@ -1310,13 +1317,7 @@ async fn tuple_and_boxed_records_of_wrong_width_or_type_name_row_and_column() {
         .copy_records_to_table("items", ITEM_COLUMNS, [(20i64, "a", "not a number")])
         .await
         .unwrap_err();
-    match &err {
-        Error::Parameter(e) => {
-            assert!(e.message().starts_with("row 0, column \"qty\": "), "{err}");
-            assert!(e.message().contains("int4"), "{err}");
-        }
-        other => panic!("expected Parameter, got {other:?}"),
-    }
+    assert_parameter_error(&err, "row 0, column \"qty\": ", "int4");
     assert_unharmed(&test, pid, 4).await;
 
     // Tuples whose type fits the first columns but not the table's: an i32
@@ -1498,10 +1499,7 @@ async fn same_width_type_changes_after_a_cached_copy_read_back_right() {
         .copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(2i32))])
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0, column \"qty\": ") && e.message().contains("float4")),
-        "{err}"
-    );
+    assert_parameter_error(&err, "row 0, column \"qty\": ", "float4");
     assert_eq!(count(&test, "items").await, 1);
     test.copy_records_to_table("items", ITEM_COLUMNS, [(2i64, "b", Some(0.5f32))])
         .await
@@ -1515,10 +1513,7 @@ async fn same_width_type_changes_after_a_cached_copy_read_back_right() {
         .copy_records_to_table("items", ITEM_COLUMNS, [(3i64, "c", Some(3f32))])
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Parameter(e) if e.message().starts_with("row 0, column \"id\": ") && e.message().contains("float8")),
-        "{err}"
-    );
+    assert_parameter_error(&err, "row 0, column \"id\": ", "float8");
     test.copy_records_to_table("items", ITEM_COLUMNS, [(3.5f64, "c", Some(3f32))])
         .await
         .unwrap();
