@@ -20,7 +20,15 @@ use crate::row::{ColumnIndex, Row, read_column};
 use crate::template::{Rendered, TemplateCache};
 use crate::{ident, lex};
 
-/// Query parameters, as tokio-postgres takes them.
+/// Query parameters, as tokio-postgres takes them: one reference per
+/// `$n`, in order.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let params: pgdbm::Params<'_> = &[&"a@x.io", &true];
+/// db.execute("UPDATE {{tables.users}} SET is_active = $2 WHERE email = $1", params).await?;
+/// # Ok(()) }
+/// ```
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// How many statements `execute_many` keeps in flight on one connection.

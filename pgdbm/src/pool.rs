@@ -685,6 +685,13 @@ impl SharedPool {
 }
 
 /// Whether a pool is open.
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// use pgdbm::PoolStatus;
+/// assert_eq!(db.pool_stats().await?.status, PoolStatus::Open);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PoolStatus {
