@@ -1152,6 +1152,15 @@ mod tests {
     }
 
     #[test]
+    fn multiplexing_defaults_follow_the_cores() {
+        let c = DatabaseConfig::default();
+        assert!(c.multiplex);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(c.multiplex_connections, cores.clamp(2, 8));
+        assert_eq!(c.multiplex_depth, 8);
+    }
+
+    #[test]
     fn defaults_match_python_pgdbm() {
         let c = DatabaseConfig::default();
         assert_eq!(c.host, "localhost");

@@ -72,12 +72,19 @@ fn assert_parameter_error(err: &Error, prefix: &str, mentions: &str) {
     }
 }
 
-/// The backend of the pool's (only) connection, through `acquire`.
+/// The backend of the pool's (only) connection, through `acquire`; also
+/// checks that no COPY left a transaction open on it (one that wrote would
+/// have an xid).
 async fn pooled_pid(db: &Database) -> i32 {
     let conn = db.acquire().await.unwrap();
-    conn.fetch_value("SELECT pg_backend_pid()", &[])
+    let row = conn
+        .fetch_one("SELECT pg_backend_pid(), txid_current_if_assigned()", &[])
         .await
         .unwrap()
+        .unwrap();
+    let xid: Option<i64> = row.get(1);
+    assert_eq!(xid, None, "a transaction was left open on the connection");
+    row.get(0)
 }
 
 /// Records `(id, name, qty)` for ids `from..from + n`.
