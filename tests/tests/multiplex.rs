@@ -212,12 +212,24 @@ async fn a_killed_shared_connection_fails_its_calls_retryably_and_is_replaced() 
             (ok, failed)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A slow statement on the one shared connection: the inserts queue
+    // behind it, so calls are surely in flight when the backend dies.
+    let sleeper = {
+        let db = test.db().clone();
+        tokio::spawn(async move { db.execute("SELECT pg_sleep(5)", &[]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let killed: bool = observer
         .fetch_value("SELECT pg_terminate_backend($1)", &[&shared_pid])
         .await
         .unwrap();
     assert!(killed);
+    let slept = sleeper.await.unwrap();
+    assert!(
+        matches!(&slept, Err(e) if e.is_retryable()),
+        "the in-flight call must fail retryably: {slept:?}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut ok, mut failed) = (0, 0);
