@@ -33,7 +33,7 @@ const CAPACITY: usize = 256;
 /// `(attname, atttypid)` of a table's insertable columns, from
 /// [`CATALOG_COLUMNS`]. Compared as a whole rather than against the
 /// described types: a domain column is described as its base type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(super) struct Fingerprint(Vec<(String, u32)>);
 
 impl Fingerprint {
@@ -68,7 +68,8 @@ impl Fingerprint {
 /// A COPY target as the server described it.
 #[derive(Debug)]
 pub(super) struct Described {
-    /// The `COPY .. (columns) FROM STDIN` sent.
+    /// The `COPY .. FROM STDIN` sent (with the column list, when one was
+    /// asked for).
     pub(super) sql: String,
     /// The columns copied, in the records' order.
     pub(super) columns: Vec<String>,

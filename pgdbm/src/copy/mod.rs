@@ -24,7 +24,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::future::{join, join3, try_join};
+use futures_util::future::{join, try_join};
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio_postgres::CopyInSink;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
@@ -247,10 +247,7 @@ async fn open_scope<'c>(
             // The lock is allowed in a read-only transaction, the COPY is
             // not, and the server would refuse it before copy mode (see
             // `start_copy_in`): refuse it here, as the server words it.
-            if batch(conn, &rollback_sql(depth), timeout).await.is_ok() {
-                conn.set_tx_depth(depth);
-                guard.disarm();
-            }
+            let _ = close_scope(conn, guard, depth, timeout, false).await;
             Err(Error::database(
                 SqlState::READ_ONLY_SQL_TRANSACTION,
                 "cannot execute COPY FROM in a read-only transaction",
@@ -266,8 +263,9 @@ async fn open_scope<'c>(
             let Some(db) = e.database_error() else {
                 return Err(e);
             };
-            let opened = depth == 0 || db.code() != SqlState::IN_FAILED_SQL_TRANSACTION.code();
-            if !opened || batch(conn, &rollback_sql(depth), timeout).await.is_ok() {
+            if depth == 0 || db.code() != SqlState::IN_FAILED_SQL_TRANSACTION.code() {
+                let _ = close_scope(conn, guard, depth, timeout, false).await;
+            } else {
                 conn.set_tx_depth(depth);
                 guard.disarm();
             }
@@ -645,7 +643,7 @@ async fn start_copy(
             }
         }
     }
-    let (described, consistent) = describe_target(conn, target, cache.cache).await?;
+    let described = describe_target(conn, target, cache.cache).await?;
     // The server would refuse the COPY before copy mode, which costs the
     // connection (see `start_copy_in`). Only where the catalog is read as
     // the COPY sees the table: an older snapshot could miss a new column.
@@ -664,7 +662,7 @@ async fn start_copy(
     }
     let sink = start_copy_in(conn, &described.sql, phase).await?;
     let described = Arc::new(described);
-    if cache.trusted && consistent {
+    if cache.trusted {
         cache.cache.insert(cache.key, Arc::clone(&described));
     }
     Ok(Started { sink, described })
@@ -716,25 +714,21 @@ fn fingerprint(rows: std::result::Result<Vec<Row>, tokio_postgres::Error>) -> Re
 }
 
 /// Describes `target`: its columns (the insertable ones when none are
-/// named), their types, and the catalog's fingerprint of the table. Also
-/// tells whether the description may be cached.
+/// named), their types, and the catalog's fingerprint of the table.
 ///
 /// The types come from preparing `SELECT <columns> FROM <table> LIMIT 0`
 /// (never executed, so no SELECT privilege is needed), which reports a
 /// missing table or column as the server's error. It cannot share a
 /// pipeline with the COPY: if it failed, the COPY behind it would be
 /// refused before copy mode (see [`start_copy_in`]), and its type look-ups
-/// for custom types would wait behind the COPY.
-///
-/// The fingerprint is read before the description and again after it, in
-/// the same round trip. An entry is only cached if both agree: read once,
-/// a change committed in between could pair the old fingerprint with the
-/// new types, and a later change back would then pass the check.
+/// for custom types would wait behind the COPY. The fingerprint is read in
+/// the same round trip (before it, without a column list, for the names);
+/// the scope's lock keeps both true until the COPY ends.
 async fn describe_target(
     conn: &PgConnection,
     target: &Target,
     cache: &ColumnCache,
-) -> Result<(Described, bool)> {
+) -> Result<Described> {
     cache.count_describe();
     let catalog = conn.statement(CATALOG_COLUMNS).await?;
     let client = conn.client();
@@ -763,43 +757,30 @@ async fn describe_target(
         column_list(columns.iter().map(String::as_str)),
         target.table
     );
-    let (first, statement, after) = match before {
-        Some(before) => {
-            let (statement, after) = join(
-                client.prepare(&describe_sql),
-                client.query(&catalog, &[&table]),
-            )
-            .await;
-            (Ok(before), statement, after)
-        }
+    let (statement, fingerprint) = match before {
+        Some(before) => (client.prepare(&describe_sql).await, Ok(before)),
         None => {
-            let (first, statement, after) = join3(
-                client.query(&catalog, &[&table]),
+            let (statement, current) = join(
                 client.prepare(&describe_sql),
                 client.query(&catalog, &[&table]),
             )
             .await;
-            (fingerprint(first), statement, after)
+            (statement, fingerprint(current))
         }
     };
     // The description's error first: a missing table or column.
     let statement = statement.map_err(|e| Error::from_driver(e, Some(&sql)))?;
-    let (first, after) = (first?, fingerprint(after)?);
     let types = statement
         .columns()
         .iter()
         .map(|c| c.type_().clone())
         .collect();
-    let consistent = first == after;
-    Ok((
-        Described {
-            sql,
-            columns,
-            types,
-            fingerprint: after,
-        },
-        consistent,
-    ))
+    Ok(Described {
+        sql,
+        columns,
+        types,
+        fingerprint: fingerprint?,
+    })
 }
 
 /// Writes `rows` into `target` with binary COPY on a connection of `ex`;
