@@ -28,13 +28,12 @@ struct NameAge {
 
 type Value<'a> = &'a (dyn ToSql + Sync);
 
+/// The `items` table as every test starts with it.
+const ITEMS_TABLE: &str =
+    "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)";
+
 async fn with_tables(db: &Database) {
-    db.execute(
-        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
-        &[],
-    )
-    .await
-    .unwrap();
+    db.execute(ITEMS_TABLE, &[]).await.unwrap();
     db.execute(
         "CREATE TABLE {{tables.people}} (id bigserial PRIMARY KEY, name text NOT NULL, age int4)",
         &[],
@@ -1638,12 +1637,7 @@ async fn dropped_and_recreated_tables_are_described_again() {
     test.execute("DROP TABLE {{tables.items}}", &[])
         .await
         .unwrap();
-    test.execute(
-        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
-        &[],
-    )
-    .await
-    .unwrap();
+    test.execute(ITEMS_TABLE, &[]).await.unwrap();
     test.copy_records_to_table("items", ITEM_COLUMNS, &items(3, 2))
         .await
         .unwrap();
@@ -1684,7 +1678,7 @@ async fn dropped_and_recreated_tables_are_described_again() {
         assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
         assert_eq!(pooled_pid(&test).await, pid, "the connection was replaced");
     }
-    with_items_again(&test).await;
+    test.execute(ITEMS_TABLE, &[]).await.unwrap();
     assert_unharmed(&test, pid, 0).await;
 
     // In a transaction the COPY's savepoint is rolled back and the
@@ -1701,27 +1695,13 @@ async fn dropped_and_recreated_tables_are_described_again() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UndefinedTable(_)), "{err:?}");
-    tx.execute(
-        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
-        &[],
-    )
-    .await
-    .unwrap();
+    tx.execute(ITEMS_TABLE, &[]).await.unwrap();
     tx.copy_records_to_table("items", ITEM_COLUMNS, &items(2, 1))
         .await
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(count(&test, "items").await, 1);
     assert_eq!(pooled_pid(&test).await, pid, "the connection was replaced");
-}
-
-async fn with_items_again(db: &Database) {
-    db.execute(
-        "CREATE TABLE {{tables.items}} (id int8 PRIMARY KEY, name text NOT NULL, qty int4)",
-        &[],
-    )
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

@@ -74,54 +74,28 @@ impl<R: CopyRecord + ?Sized> CopyRecord for &R {
     }
 }
 
-impl<'v> CopyRecord for [&(dyn ToSql + Sync + 'v)] {
-    fn width(&self) -> usize {
-        self.len()
-    }
+/// Records that hold their values as elements, in column order: the value
+/// for a column is the element there, seen through its reference or box.
+macro_rules! element_record {
+    ($({$($generics:tt)*} $record:ty;)+) => {$(
+        impl<$($generics)*> CopyRecord for $record {
+            fn width(&self) -> usize {
+                self.len()
+            }
 
-    fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
-        self[index]
-    }
+            fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
+                &*self[index]
+            }
+        }
+    )+};
 }
 
-impl<'v, const N: usize> CopyRecord for [&(dyn ToSql + Sync + 'v); N] {
-    fn width(&self) -> usize {
-        N
-    }
-
-    fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
-        self[index]
-    }
-}
-
-impl<'v> CopyRecord for Vec<&(dyn ToSql + Sync + 'v)> {
-    fn width(&self) -> usize {
-        self.len()
-    }
-
-    fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
-        self[index]
-    }
-}
-
-impl<'v> CopyRecord for Vec<Box<dyn ToSql + Sync + 'v>> {
-    fn width(&self) -> usize {
-        self.len()
-    }
-
-    fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
-        &*self[index]
-    }
-}
-
-impl<'v> CopyRecord for Vec<Box<dyn ToSql + Sync + Send + 'v>> {
-    fn width(&self) -> usize {
-        self.len()
-    }
-
-    fn value(&self, index: usize) -> &(dyn ToSql + Sync) {
-        &*self[index]
-    }
+element_record! {
+    {'v} [&(dyn ToSql + Sync + 'v)];
+    {'v, const N: usize} [&(dyn ToSql + Sync + 'v); N];
+    {'v} Vec<&(dyn ToSql + Sync + 'v)>;
+    {'v} Vec<Box<dyn ToSql + Sync + 'v>>;
+    {'v} Vec<Box<dyn ToSql + Sync + Send + 'v>>;
 }
 
 #[cold]
