@@ -220,6 +220,12 @@ pub struct DatabaseConfig {
     /// beside the client, 2 connections beat 4 by a quarter at 16 tasks, and
     /// beat 1 where the statement costs the server more than the round trip.
     /// Raise it for a server with many more cores than the client.
+    ///
+    /// Shared connections are taken from the pool and count against
+    /// `max_connections`, and they never take the pool's last connection:
+    /// at most `max_connections - 1` are shared, so `acquire()` and
+    /// transactions always have one to wait for. With `max_connections`
+    /// of 1 nothing is multiplexed.
     pub multiplex_connections: usize,
     /// Requests in flight on every shared connection before another is
     /// opened. Default `8`.

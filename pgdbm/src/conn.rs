@@ -4,18 +4,17 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::pool::{Object, PgConnection};
+use crate::connection::{Answer, PgConnection, SESSION_DISCARD, now_micros};
+use crate::pool::Object;
 use crate::template::TemplateCache;
 
-/// Recovery of a dirty connection must not hold it forever.
-const RECOVERY_LIMIT: Duration = Duration::from_secs(10);
-
 /// A pooled connection on loan. Dropping it returns the connection to the
-/// pool; a dirty one (a call abandoned mid-flight, a transaction left open)
-/// is first handed to a task that cancels, drains and rolls back, and is
-/// discarded if any of that fails.
+/// pool; a dirty one (a call cut off mid-flight, a transaction left open,
+/// session state changed) is first handed to a task that waits for its
+/// recovery, rolls back and resets, and is discarded if any of that fails.
 pub(crate) struct PooledConn {
     obj: Option<Object>,
 }
@@ -40,37 +39,82 @@ impl Deref for PooledConn {
 impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(obj) = self.obj.take() else { return };
-        if !obj.is_dirty() {
+        if !obj.is_dirty() || !obj.is_usable() {
+            // Clean, or on its way out: recycling discards a broken one.
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let clean = tokio::time::timeout(RECOVERY_LIMIT, obj.recover())
-                        .await
-                        .unwrap_or(false);
-                    if !clean {
+                    if !obj.recover().await {
                         obj.mark_broken();
                     }
-                    // Back to the pool; recycling discards it if broken.
                     drop(obj);
                 });
             }
-            // No runtime to clean up on: never hand it out again.
             Err(_) => obj.mark_broken(),
         }
     }
 }
 
+/// `SharedLease::sent` before the statement is sent.
+const UNSENT: u64 = 0;
+/// `SharedLease::sent` once the server answered.
+const ANSWERED: u64 = u64::MAX;
+
+/// One statement's claim on a multiplexed connection. The claim lasts until
+/// the server answers: a caller that leaves before that leaves the claim to
+/// a task that waits for the answer, so routing never mistakes a busy
+/// connection for an idle one.
+pub(crate) struct SharedLease {
+    conn: PgConnection,
+    /// `UNSENT`, `ANSWERED`, or the `now_micros()` it was sent at.
+    sent: AtomicU64,
+}
+
+impl SharedLease {
+    /// A lease on `conn`, whose slot the caller has claimed.
+    pub(crate) fn claimed(conn: PgConnection) -> Self {
+        SharedLease {
+            conn,
+            sent: AtomicU64::new(UNSENT),
+        }
+    }
+}
+
+impl Drop for SharedLease {
+    fn drop(&mut self) {
+        match *self.sent.get_mut() {
+            ANSWERED => {}
+            UNSENT => self.conn.release(Answer::Unused),
+            sent => {
+                // Answers come in request order: an empty query sent now is
+                // answered right after the abandoned statement.
+                let conn = self.conn.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            let _ = conn.client().simple_query("").await;
+                            conn.release(Answer::Late(sent));
+                        });
+                    }
+                    Err(_) => conn.release(Answer::Late(sent)),
+                }
+            }
+        }
+    }
+}
+
 /// A connection for one call: owned for the call's duration (a manager's
-/// call), or borrowed from a [`Conn`] or transaction that holds one.
+/// call), borrowed from a [`Conn`] or transaction that holds one, or a
+/// claim on a multiplexed one.
 // Lives on the stack for one call; boxing the owned side would cost an
 // allocation per call.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Lease<'a> {
     Owned(PooledConn),
     Borrowed(&'a PgConnection),
-    Shared(crate::mux::SharedLease<'a>),
+    Shared(SharedLease),
 }
 
 impl Deref for Lease<'_> {
@@ -80,7 +124,63 @@ impl Deref for Lease<'_> {
         match self {
             Lease::Owned(conn) => conn,
             Lease::Borrowed(conn) => conn,
-            Lease::Shared(conn) => conn,
+            Lease::Shared(lease) => &lease.conn,
+        }
+    }
+}
+
+impl Lease<'_> {
+    /// Waits until the connection may take a new call. A shared connection
+    /// never needs to: nothing on it is ever cancelled.
+    pub(crate) async fn settle(&self) -> crate::Result<()> {
+        match self {
+            Lease::Shared(_) => Ok(()),
+            other => other.deref().settle().await,
+        }
+    }
+
+    /// A request is about to be sent.
+    pub(crate) fn sent(&self) {
+        if let Lease::Shared(lease) = self {
+            let previous = lease.sent.swap(now_micros().max(1), Ordering::AcqRel);
+            if previous == ANSWERED {
+                lease.conn.claim();
+            }
+        }
+    }
+
+    /// The server answered the request.
+    pub(crate) fn answered(&self) {
+        if let Lease::Shared(lease) = self {
+            match lease.sent.swap(ANSWERED, Ordering::AcqRel) {
+                ANSWERED => {}
+                UNSENT => lease.conn.release(Answer::Unused),
+                sent => lease.conn.release(Answer::Measured(sent)),
+            }
+        }
+    }
+
+    /// The call was cut off before the server answered. An exclusive
+    /// connection goes to its recovery (discarded with `discard`); a shared
+    /// one is never cancelled, and its claim waits for the answer.
+    pub(crate) fn cut_off(&self, discard: bool) {
+        match self {
+            Lease::Shared(_) => {}
+            other => {
+                // The cancel aborts the transaction the call ran in.
+                other.note_tx_failure();
+                other.abandon(discard);
+            }
+        }
+    }
+
+    /// What an error that ended a call means for its connection.
+    pub(crate) fn note_error(&self, err: &crate::Error) {
+        match err {
+            crate::Error::ConnectionClosed(_) => self.mark_broken(),
+            // The server aborts the transaction the statement ran in.
+            err if err.database_error().is_some() => self.note_tx_failure(),
+            _ => {}
         }
     }
 }
@@ -118,7 +218,10 @@ impl std::fmt::Debug for Conn {
 impl Conn {
     /// The underlying `tokio_postgres::Client` (Python's `connection`).
     ///
-    /// Calls made through it bypass templates and pgdbm's error mapping.
+    /// Calls made through it bypass templates and pgdbm's error mapping,
+    /// and pgdbm cannot know what they did to the session: once the client
+    /// is taken, the connection is closed when this `Conn` is dropped
+    /// instead of going back to the pool.
     ///
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
@@ -127,6 +230,9 @@ impl Conn {
     /// # Ok(()) }
     /// ```
     pub fn client(&self) -> &tokio_postgres::Client {
+        // What is done through it cannot be known: the connection is
+        // discarded instead of going back to the pool.
+        self.conn.note_session(SESSION_DISCARD);
         self.conn.client()
     }
 
@@ -169,11 +275,8 @@ impl crate::executor::Executor for Conn {
         self.timeout
     }
 
-    fn check_session(&self, sql: &str) -> crate::Result<()> {
-        if crate::lex::session_statement(sql).is_some() {
-            self.conn.mark_session_dirty();
-        }
-        Ok(())
+    fn session(&self) -> crate::call::Session {
+        crate::call::Session::Track
     }
 }
 

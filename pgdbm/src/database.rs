@@ -21,12 +21,23 @@ fn client_deadline(config: &DatabaseConfig) -> Option<Duration> {
     }
 }
 
+/// How long a multiplexed call may wait for a connection to be opened: no
+/// longer than one open may take, and never past the command's deadline.
+fn open_limit(config: &DatabaseConfig) -> Option<Duration> {
+    match (config.connect_timeout, config.command_timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 struct DbShared {
     pool: SharedPool,
     templates: Arc<TemplateCache>,
     owns_pool: bool,
     timeout: Option<Duration>,
     timeout_override: bool,
+    /// How long a call may wait for a shared connection to be opened.
+    open_limit: Option<Duration>,
 }
 
 /// The database manager: runs queries on a pooled connection with the
@@ -113,6 +124,7 @@ impl Database {
     fn with_pool(pool: SharedPool, schema: Option<&str>, owns_pool: bool) -> Result<Database> {
         let templates = pool.templates(schema)?;
         let timeout = client_deadline(pool.config());
+        let open_limit = open_limit(pool.config());
         Ok(Database {
             inner: Arc::new(DbShared {
                 pool,
@@ -120,6 +132,7 @@ impl Database {
                 owns_pool,
                 timeout,
                 timeout_override: false,
+                open_limit,
             }),
         })
     }
@@ -155,6 +168,7 @@ impl Database {
                 owns_pool: false,
                 timeout: limit,
                 timeout_override: true,
+                open_limit: self.inner.open_limit,
             }),
         }
     }
@@ -274,16 +288,15 @@ impl crate::executor::Executor for Database {
 
     async fn lease_shared(&self) -> Result<Lease<'_>> {
         match self.multiplexer() {
-            Some(mux) => Ok(Lease::Shared(mux.lease().await?)),
+            Some(mux) => Ok(Lease::Shared(mux.lease(self.inner.open_limit).await?)),
             None => self.lease().await,
         }
     }
 
-    fn check_session(&self, sql: &str) -> Result<()> {
-        if self.multiplexer().is_some() {
-            crate::lex::refuse_session_state(sql)?;
-        }
-        Ok(())
+    fn session(&self) -> crate::call::Session {
+        // Each statement may land on another connection, multiplexed or
+        // not: session state has no place here.
+        crate::call::Session::Refuse
     }
 
     fn templates(&self) -> &TemplateCache {

@@ -1,7 +1,8 @@
 //! The one query path. `Database`, `Conn` and `Transaction` each say only how
-//! to get a connection for a call and which schema and timeout apply; every
-//! query method is written once here and forwarded by `query_methods!`, so
-//! callers need no trait import.
+//! to get a connection for a call, which schema and timeout apply and what
+//! happens to SQL that changes the session; every query method is written
+//! once here and forwarded by `query_methods!`, so callers need no trait
+//! import. Every statement then goes through the call guard (`call`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,12 +11,11 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio_postgres::Statement;
-use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSqlOwned, ToSql};
+use tokio_postgres::types::{FromSqlOwned, ToSql, Type};
 
+use crate::call::{self, Session, Stmt, guarded, prepared};
 use crate::conn::Lease;
 use crate::error::{Error, Result};
-use crate::pool::{PgConnection, RollbackGuard};
 use crate::row::{ColumnIndex, Row, read_column};
 use crate::template::{Rendered, TemplateCache};
 use crate::{ident, lex};
@@ -43,109 +43,20 @@ pub(crate) trait Executor: Sync {
     fn lease_shared(&self) -> impl Future<Output = Result<Lease<'_>>> + Send {
         self.lease()
     }
-    /// Refuses raw SQL that would change session state where statements do
-    /// not own their connection.
-    fn check_session(&self, _sql: &str) -> Result<()> {
-        Ok(())
-    }
+    /// What happens to raw SQL that would change the session.
+    fn session(&self) -> Session;
     /// The template cache of the manager's schema.
     fn templates(&self) -> &TemplateCache;
     /// The client-side limit for one call.
     fn call_timeout(&self) -> Option<Duration>;
-}
-
-/// Marks a call in flight; if the call's future is dropped before
-/// [`finish`](InFlight::finish), the connection is flagged as abandoned so it
-/// is cancelled and drained before anyone else uses it.
-struct InFlight<'a> {
-    conn: &'a PgConnection,
-    done: bool,
-}
-
-impl<'a> InFlight<'a> {
-    fn start(conn: &'a PgConnection) -> Self {
-        // A shared connection is never cancelled: an abandoned response is
-        // simply discarded by the driver.
-        InFlight {
-            conn,
-            done: conn.is_shared(),
+    /// `sql` as this executor sends it.
+    fn stmt<'s>(&self, sql: &'s str) -> Stmt<'s> {
+        Stmt {
+            sql,
+            timeout: self.call_timeout(),
+            session: self.session(),
         }
     }
-    fn finish(mut self) {
-        self.done = true;
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.mark_abandoned();
-        }
-    }
-}
-
-/// A cached plan the server no longer accepts (DDL changed the table, or the
-/// statement was deallocated): prepare again and retry once.
-fn is_stale_plan(err: &tokio_postgres::Error) -> bool {
-    matches!(
-        err.code(),
-        Some(c) if *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
-    )
-}
-
-/// Runs one statement on `conn`: cached prepare, one retry on a stale plan,
-/// the call's timeout (cancelling the statement on the server when it fires),
-/// and error mapping with the SQL attached.
-pub(crate) async fn run<T, F, Fut>(
-    conn: &PgConnection,
-    sql: &str,
-    timeout: Option<Duration>,
-    op: F,
-) -> Result<T>
-where
-    F: Fn(Statement) -> Fut,
-    Fut: Future<Output = Result<T, tokio_postgres::Error>>,
-{
-    conn.settle().await?;
-    let guard = InFlight::start(conn);
-    let work = async {
-        let statement = conn.statement(sql).await?;
-        let first = op(statement).await;
-        let result = match first {
-            // Inside a transaction the failure already aborted it; a retry
-            // could only fail again.
-            Err(e) if is_stale_plan(&e) && conn.tx_depth() == 0 => {
-                conn.forget_statement(sql);
-                let statement = conn.statement(sql).await?;
-                op(statement).await
-            }
-            other => other,
-        };
-        result.map_err(|e| Error::from_driver(e, Some(sql)))
-    };
-    let result = match timeout {
-        None => work.await,
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => {
-                // The statement may still run on the server; cancel it and
-                // wait for its answer so the connection is clean again. Not
-                // on a shared connection: the cancel could hit another
-                // caller's statement, and the server's statement_timeout
-                // bounds this one.
-                if !conn.is_shared() && !conn.cancel_and_drain().await {
-                    conn.mark_broken();
-                }
-                Err(Error::timeout(limit, Some(sql)))
-            }
-        },
-    };
-    guard.finish();
-    conn.count_query();
-    if let Err(Error::ConnectionClosed(_)) = &result {
-        conn.mark_broken();
-    }
-    result
 }
 
 fn driver_params<'a>(
@@ -156,21 +67,29 @@ fn driver_params<'a>(
 
 pub(crate) async fn execute<E: Executor>(ex: &E, sql: &str, params: Params<'_>) -> Result<u64> {
     let sql = ex.templates().render(sql)?;
-    if lex::is_blank(&sql) {
+    execute_rendered(ex, &sql, params).await
+}
+
+/// Rows affected by already rendered SQL (0 for a blank statement).
+pub(crate) async fn execute_rendered<E: Executor>(
+    ex: &E,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<u64> {
+    if lex::is_blank(sql) {
         return Ok(0);
     }
-    ex.check_session(&sql)?;
-    let conn = ex.lease_shared().await?;
-    let client = conn.client();
-    run(&conn, &sql, ex.call_timeout(), |st| async move {
+    let lease = ex.lease_shared().await?;
+    let client = lease.client();
+    call::run(&lease, ex.stmt(sql), |st| async move {
         client.execute(&st, params).await
     })
     .await
 }
 
-/// Rows of an already rendered statement, with the statement (for its
-/// column types); `None` for a blank one.
-async fn query<E: Executor>(
+/// Rows of already rendered SQL, with the statement (for its column
+/// types); `None` for a blank one.
+pub(crate) async fn query_rendered<E: Executor>(
     ex: &E,
     sql: &str,
     params: Params<'_>,
@@ -178,10 +97,9 @@ async fn query<E: Executor>(
     if lex::is_blank(sql) {
         return Ok(None);
     }
-    ex.check_session(sql)?;
-    let conn = ex.lease_shared().await?;
-    let client = conn.client();
-    let result = run(&conn, sql, ex.call_timeout(), |st| async move {
+    let lease = ex.lease_shared().await?;
+    let client = lease.client();
+    let result = call::run(&lease, ex.stmt(sql), |st| async move {
         let rows = client.query(&st, params).await?;
         Ok((st, rows))
     })
@@ -195,7 +113,9 @@ pub(crate) async fn fetch_all<E: Executor>(
     params: Params<'_>,
 ) -> Result<Vec<Row>> {
     let sql = ex.templates().render(sql)?;
-    let rows = query(ex, &sql, params).await?.map(|(_, rows)| rows);
+    let rows = query_rendered(ex, &sql, params)
+        .await?
+        .map(|(_, rows)| rows);
     Ok(rows
         .unwrap_or_default()
         .into_iter()
@@ -209,7 +129,9 @@ pub(crate) async fn fetch_one<E: Executor>(
     params: Params<'_>,
 ) -> Result<Option<Row>> {
     let sql = ex.templates().render(sql)?;
-    let rows = query(ex, &sql, params).await?.map(|(_, rows)| rows);
+    let rows = query_rendered(ex, &sql, params)
+        .await?
+        .map(|(_, rows)| rows);
     Ok(rows.and_then(|rows| rows.into_iter().next()).map(Row::from))
 }
 
@@ -223,15 +145,18 @@ pub(crate) async fn fetch_value_at<E: Executor, T: FromSqlOwned>(
     value_at(ex, &sql, params, column).await
 }
 
-/// One column of the first row of an already rendered statement.
+/// One column of the first row of an already rendered statement. No row
+/// (or no statement) reads as NULL, so `Option<T>` gets `None` and any
+/// other type a NotFound error.
 async fn value_at<E: Executor, T: FromSqlOwned>(
     ex: &E,
     sql: &str,
     params: Params<'_>,
     column: impl ColumnIndex,
 ) -> Result<T> {
-    let Some((statement, rows)) = query(ex, sql, params).await? else {
-        return Err(Error::NotFound(sql.into()));
+    let not_found = || Error::NotFound(sql.into());
+    let Some((statement, rows)) = query_rendered(ex, sql, params).await? else {
+        return T::from_sql_null(&Type::VOID).map_err(|_| not_found());
     };
     let columns = statement.columns();
     let Some(index) = column.position(columns) else {
@@ -243,9 +168,7 @@ async fn value_at<E: Executor, T: FromSqlOwned>(
     };
     match rows.first() {
         Some(row) => read_column(row, index),
-        // No row reads as NULL, so `Option<T>` gets `None` and any other
-        // type a NotFound error.
-        None => T::from_sql_null(columns[index].type_()).map_err(|_| Error::NotFound(sql.into())),
+        None => T::from_sql_null(columns[index].type_()).map_err(|_| not_found()),
     }
 }
 
@@ -275,29 +198,42 @@ where
     if lex::is_blank(&sql) {
         return Ok(0);
     }
-    let conn = ex.lease().await?;
-    let client = conn.client();
-    atomically(&conn, ex.call_timeout(), async {
-        let guard = InFlight::start(&conn);
-        let outcome = match lex::single_row_insert(&sql) {
-            Some((head, arity)) => insert_rows(&conn, &sql[..head], arity, rows).await,
-            None => {
-                async {
-                    let statement = conn.statement(&sql).await?;
-                    futures_util::stream::iter(rows)
-                        .map(|params| client.execute(&statement, params))
-                        .buffered(PIPELINE_DEPTH)
-                        .try_fold(0u64, |total, n| async move { Ok(total + n) })
-                        .await
-                        .map_err(|e| Error::from_driver(e, Some(&sql)))
-                }
-                .await
+    let lease = ex.lease().await?;
+    let stmt = ex.stmt(&sql);
+    // Refused before the batch's transaction is opened.
+    stmt.session.check(&lease, &sql)?;
+    atomically(&lease, stmt.timeout, async {
+        guarded(&lease, &sql, stmt.timeout, None, async {
+            match lex::single_row_insert(&sql) {
+                Some((head, arity)) => insert_rows(&lease, &sql[..head], arity, rows).await,
+                None => pipelined(&lease, stmt, rows).await,
             }
-        };
-        guard.finish();
-        outcome
+        })
+        .await
     })
     .await
+}
+
+/// One statement per row, up to [`PIPELINE_DEPTH`] in flight.
+async fn pipelined<'p, I>(lease: &Lease<'_>, stmt: Stmt<'_>, rows: I) -> Result<u64>
+where
+    I: Iterator<Item = &'p [&'p (dyn ToSql + Sync)]> + Send,
+{
+    let statement = prepared(lease, stmt).await?;
+    let client = lease.client();
+    let mut total = 0;
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
+    let mut rows = rows;
+    loop {
+        while in_flight.len() < PIPELINE_DEPTH {
+            let Some(params) = rows.next() else { break };
+            in_flight.push_back(client.execute(&statement, params));
+        }
+        let Some(done) = in_flight.next().await else {
+            return Ok(total);
+        };
+        total += done.map_err(|e| Error::from_driver(e, Some(stmt.sql)))?;
+    }
 }
 
 /// Rows per statement when a single-row INSERT is rewritten; measured on a
@@ -309,7 +245,7 @@ const INSERTS_IN_FLIGHT: usize = 8;
 
 /// `INSERT .. VALUES ($1..$n)` for many rows: the same statement carrying
 /// up to [`ROWS_PER_INSERT`] rows, a few in flight at once.
-async fn insert_rows<'p, I>(conn: &PgConnection, head: &str, arity: usize, rows: I) -> Result<u64>
+async fn insert_rows<'p, I>(lease: &Lease<'_>, head: &str, arity: usize, rows: I) -> Result<u64>
 where
     I: Iterator<Item = &'p [&'p (dyn ToSql + Sync)]> + Send,
 {
@@ -335,8 +271,15 @@ where
         .map(|chunk| async move {
             let params = chunk?;
             let sql = multi_row_sql(head, arity, params.len() / arity);
-            let statement = conn.statement(&sql).await?;
-            conn.client()
+            // A plain INSERT of placeholders: nothing for the session check.
+            let stmt = Stmt {
+                sql: &sql,
+                timeout: None,
+                session: Session::Internal,
+            };
+            let statement = prepared(lease, stmt).await?;
+            lease
+                .client()
                 .execute(&statement, &params)
                 .await
                 .map_err(|e| Error::from_driver(e, Some(&sql)))
@@ -364,59 +307,35 @@ fn multi_row_sql(head: &str, arity: usize, rows: usize) -> String {
     sql
 }
 
-/// Runs `work` (statements on `conn`) inside a transaction unless one is
+/// Runs `work` (statements on `lease`) inside a transaction unless one is
 /// already open there, so a multi-statement write applies all or nothing.
 pub(crate) async fn atomically<T>(
-    conn: &PgConnection,
+    lease: &Lease<'_>,
     timeout: Option<Duration>,
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
-    conn.settle().await?;
-    if conn.tx_depth() > 0 {
+    lease.settle().await?;
+    if lease.tx_depth() > 0 {
         return work.await;
     }
     // The depth is set before BEGIN is sent, so that a drop at any point
     // rolls back.
-    let guard = RollbackGuard::new(conn, 0);
-    conn.set_tx_depth(1);
-    batch(conn, "BEGIN", timeout).await?;
+    let guard = crate::connection::RollbackGuard::new(lease, 0);
+    lease.set_tx_depth(1);
+    call::batch(lease, "BEGIN", timeout).await?;
     let outcome = work.await;
     let end = if outcome.is_ok() {
         "COMMIT"
     } else {
         "ROLLBACK"
     };
-    let ended = batch(conn, end, timeout).await;
+    let ended = call::batch(lease, end, timeout).await;
     if ended.is_ok() {
-        conn.set_tx_depth(0);
+        lease.set_tx_depth(0);
         guard.disarm();
     }
     ended?;
     outcome
-}
-
-/// A simple-protocol command (transaction control), with abandonment
-/// tracking like any other call. The caller settles the connection first.
-pub(crate) async fn batch(conn: &PgConnection, sql: &str, timeout: Option<Duration>) -> Result<()> {
-    let guard = InFlight::start(conn);
-    let work = conn.client().batch_execute(sql);
-    let result = match timeout {
-        None => work.await.map_err(|e| Error::from_driver(e, Some(sql))),
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(r) => r.map_err(|e| Error::from_driver(e, Some(sql))),
-            Err(_) => {
-                if !conn.cancel_and_drain().await {
-                    conn.mark_broken();
-                }
-                Err(Error::timeout(limit, Some(sql)))
-            }
-        },
-    };
-    guard.finish();
-    if let Err(Error::ConnectionClosed(_)) = &result {
-        conn.mark_broken();
-    }
-    result
 }
 
 pub(crate) async fn fetch_stream<'a, E: Executor>(
@@ -425,28 +344,24 @@ pub(crate) async fn fetch_stream<'a, E: Executor>(
     params: Params<'_>,
 ) -> Result<RowStream<'a>> {
     let sql = ex.templates().render(sql)?;
-    let conn = ex.lease().await?;
-    stream_on(conn, sql, params, ex.call_timeout()).await
+    let lease = ex.lease().await?;
+    let inner = start_stream(&lease, ex.stmt(&sql), params).await?;
+    Ok(RowStream::new(inner, lease, sql))
 }
 
-/// Starts streaming an already rendered statement on `conn`.
-pub(crate) async fn stream_on<'a>(
-    conn: Lease<'a>,
-    sql: Rendered<'a>,
+/// Starts streaming an already rendered statement on `lease`: the guard
+/// covers the call until the server starts answering; the stream covers
+/// the rest.
+pub(crate) async fn start_stream(
+    lease: &Lease<'_>,
+    stmt: Stmt<'_>,
     params: Params<'_>,
-    timeout: Option<Duration>,
-) -> Result<RowStream<'a>> {
-    let client = conn.client();
-    let inner = run(&conn, &sql, timeout, |st| async move {
+) -> Result<tokio_postgres::RowStream> {
+    let client = lease.client();
+    call::run(lease, stmt, |st| async move {
         client.query_raw(&st, driver_params(params)).await
     })
-    .await?;
-    Ok(RowStream {
-        inner: Box::pin(inner),
-        guard_done: false,
-        conn,
-        sql,
-    })
+    .await
 }
 
 /// Rows streamed from the server as they arrive, from `fetch_stream`.
@@ -466,9 +381,24 @@ pub(crate) async fn stream_on<'a>(
 /// ```
 pub struct RowStream<'a> {
     inner: Pin<Box<tokio_postgres::RowStream>>,
-    guard_done: bool,
+    ended: bool,
     conn: Lease<'a>,
     sql: Rendered<'a>,
+}
+
+impl<'a> RowStream<'a> {
+    pub(crate) fn new(
+        inner: tokio_postgres::RowStream,
+        conn: Lease<'a>,
+        sql: Rendered<'a>,
+    ) -> Self {
+        RowStream {
+            inner: Box::pin(inner),
+            ended: false,
+            conn,
+            sql,
+        }
+    }
 }
 
 impl Stream for RowStream<'_> {
@@ -476,14 +406,19 @@ impl Stream for RowStream<'_> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
         match this.inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(row))) => Poll::Ready(Some(Ok(Row::from(row)))),
             Poll::Ready(Some(Err(e))) => {
-                this.guard_done = true;
-                Poll::Ready(Some(Err(Error::from_driver(e, Some(&this.sql)))))
+                this.ended = true;
+                let err = Error::from_driver(e, Some(&this.sql));
+                this.conn.note_error(&err);
+                Poll::Ready(Some(Err(err)))
             }
             Poll::Ready(None) => {
-                this.guard_done = true;
+                this.ended = true;
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -493,8 +428,8 @@ impl Stream for RowStream<'_> {
 
 impl Drop for RowStream<'_> {
     fn drop(&mut self) {
-        if !self.guard_done {
-            self.conn.mark_abandoned();
+        if !self.ended {
+            self.conn.cut_off(false);
         }
     }
 }
@@ -518,11 +453,15 @@ pub(crate) async fn table_exists<E: Executor>(ex: &E, name: &str) -> Result<bool
                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                WHERE n.nspname = $1 AND c.relname = $2 \
                AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))";
-    let conn = ex.lease_shared().await?;
-    let client = conn.client();
+    let lease = ex.lease_shared().await?;
+    let client = lease.client();
     let params: [&(dyn ToSql + Sync); 2] = [&schema, &table];
     let params = &params[..];
-    run(&conn, sql, ex.call_timeout(), |st| async move {
+    let stmt = Stmt {
+        session: Session::Internal,
+        ..ex.stmt(sql)
+    };
+    call::run(&lease, stmt, |st| async move {
         client.query_one(&st, params).await.map(|row| row.get(0))
     })
     .await

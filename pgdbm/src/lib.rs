@@ -35,8 +35,10 @@
 
 #![warn(missing_docs)]
 
+mod call;
 mod config;
 mod conn;
+mod connection;
 mod copy;
 mod database;
 mod error;

@@ -5,10 +5,15 @@
 //! tokio-postgres pipelines the requests of concurrent callers of one
 //! `Client` into shared writes; on a small machine that nearly doubles
 //! throughput over one exclusive connection per call (DESIGN §7b). Each
-//! shared connection has its own connection task (no single aggregator), a
-//! call picks the one with the fewest requests in flight, skipping one that
-//! has made no progress lately (stuck behind a slow statement), and the set
-//! grows when every connection is deeper than `multiplex_depth`.
+//! shared connection has its own connection task (no single aggregator).
+//! The shared connections are objects of the pool itself, held for as long
+//! as they are shared, so `max_connections` bounds every server session.
+//!
+//! Routing: a call claims the connection with the fewest requests in
+//! flight, in one atomic step, skipping one that is stuck (requests in
+//! flight and no answer for several times its usual latency); the set grows
+//! when every connection is deeper than `multiplex_depth`. A request counts
+//! until the server answers it, also when its caller has left.
 //!
 //! A shared connection carries no session state and is never sent a cancel
 //! request, which would hit whichever caller's statement runs at that
@@ -17,38 +22,53 @@
 //! `command_timeout`) bounds the statement. A connection that breaks fails
 //! its in-flight calls with a retryable error and is replaced on the next
 //! call; nothing is sent again behind a caller's back.
+//!
+//! Opening: one caller opens at a time, bounded by the call's deadline and
+//! `connect_timeout`. Callers with nothing to use wait for its outcome; a
+//! failed open wakes them all, and they try again after a pause that grows
+//! with each failure, so no one spins while the server is away and the
+//! first attempt after it is back succeeds.
 
-use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use deadpool::managed::Timeouts;
+use tokio::time::Instant;
 
 use crate::config::DatabaseConfig;
+use crate::conn::SharedLease;
+use crate::connection::{PgConnection, now_micros};
 use crate::error::{Error, Result};
-use crate::pool::PgConnection;
+use crate::pool::{Object, Pool, pool_error};
 
-/// A connection with requests in flight that has answered none for this
-/// long is treated as stuck behind a slow statement.
-const STUCK_AFTER: Duration = Duration::from_millis(2);
-/// An extra shared connection idle this long is closed.
+/// A connection with requests in flight is stuck when it has not answered
+/// for this many times its usual latency...
+const STUCK_FACTOR: u64 = 8;
+/// ... and never sooner than this.
+const STUCK_FLOOR: Duration = Duration::from_millis(1);
+/// An extra shared connection idle this long is given back.
 const IDLE_EXTRA: Duration = Duration::from_secs(60);
-
-pub(crate) struct SharedConn {
-    conn: PgConnection,
-    in_flight: AtomicUsize,
-    /// Microseconds since the mux's clock of the last answered request.
-    last_progress: AtomicU64,
-}
+/// The first pause after a failed open; it doubles up to the maximum.
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_MAX: Duration = Duration::from_millis(250);
 
 pub(crate) struct Mux {
-    pg: tokio_postgres::Config,
-    init_commands: Vec<String>,
-    statement_cache_size: usize,
+    pool: Pool,
+    /// What the server must enforce on shared connections, and what the
+    /// pool's connections start with.
+    statement_timeout: Option<Duration>,
+    pool_statement_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     max: usize,
     depth: usize,
-    conns: RwLock<Vec<Arc<SharedConn>>>,
-    opening: tokio::sync::Mutex<()>,
-    clock: Instant,
+    conns: RwLock<Vec<Object>>,
+    /// An open is under way.
+    opening: AtomicBool,
+    /// Signalled when an open ends, either way.
+    opened: tokio::sync::Notify,
+    /// Opens failed since the last success.
+    failures: AtomicU32,
     closed: AtomicBool,
 }
 
@@ -61,194 +81,269 @@ impl std::fmt::Debug for Mux {
     }
 }
 
+/// What a look at the connections found.
+enum Pick {
+    /// A slot on this connection is claimed.
+    Claimed(PgConnection),
+    /// Every connection is too deep or stuck; this one is the least busy.
+    Saturated(PgConnection),
+    /// No usable connection.
+    Empty,
+}
+
+/// Clears `opening` and wakes the waiters however the open ends, the
+/// opener's future dropped included.
+struct Opening<'m>(&'m Mux);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.opening.store(false, Ordering::Release);
+        self.0.opened.notify_waiters();
+    }
+}
+
 impl Mux {
-    pub(crate) fn new(config: &DatabaseConfig, search_path: Option<&str>) -> Mux {
-        let mut shared = config.clone();
+    /// Shares at most `max` of `pool`'s connections.
+    pub(crate) fn new(pool: Pool, config: &DatabaseConfig, max: usize) -> Mux {
         // The server bounds statements here; the client never cancels.
-        shared.statement_timeout = match (config.statement_timeout, config.command_timeout) {
+        let statement_timeout = match (config.statement_timeout, config.command_timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         Mux {
-            pg: shared.pg_config(search_path),
-            init_commands: config.init_commands.clone(),
-            statement_cache_size: config.statement_cache_size,
-            max: config.multiplex_connections,
+            pool,
+            statement_timeout,
+            pool_statement_timeout: config.statement_timeout,
+            connect_timeout: config.connect_timeout,
+            max,
             depth: config.multiplex_depth,
             conns: RwLock::new(Vec::new()),
-            opening: tokio::sync::Mutex::new(()),
-            clock: Instant::now(),
+            opening: AtomicBool::new(false),
+            opened: tokio::sync::Notify::new(),
+            failures: AtomicU32::new(0),
             closed: AtomicBool::new(false),
         }
     }
 
-    fn now(&self) -> u64 {
-        self.clock.elapsed().as_micros() as u64
-    }
-
     /// Opens the first shared connection, so the first call does not pay
     /// for it.
-    pub(crate) async fn warm_up(&self) -> Result<()> {
-        drop(self.lease().await?);
+    pub(crate) async fn warm_up(&self, limit: Option<Duration>) -> Result<()> {
+        drop(self.lease(limit).await?);
         Ok(())
     }
 
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.conns
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let conns = std::mem::take(&mut *self.conns.write().unwrap_or_else(|e| e.into_inner()));
+        retire(conns);
     }
 
     /// (shared connections, requests in flight on them)
     pub(crate) fn stats(&self) -> (usize, usize) {
         let conns = self.conns.read().unwrap_or_else(|e| e.into_inner());
-        let in_flight = conns
-            .iter()
-            .map(|c| c.in_flight.load(Ordering::Relaxed))
-            .sum();
+        let in_flight = conns.iter().map(|c| c.in_flight()).sum();
         (conns.len(), in_flight)
     }
 
-    /// The least busy usable connection (and whether it is saturated: too
-    /// deep, or stuck), the number of connections, and whether some
-    /// connection should be dropped (broken, or an idle extra).
-    fn pick(&self) -> (Option<(Arc<SharedConn>, bool)>, usize, bool) {
+    /// Claims the least busy usable connection unless every one is
+    /// saturated and the set may still grow. The second value says that
+    /// some connection should be dropped (broken, or an idle extra).
+    fn pick(&self) -> (Pick, bool) {
         let conns = self.conns.read().unwrap_or_else(|e| e.into_inner());
-        let now = self.now();
-        let stuck_after = STUCK_AFTER.as_micros() as u64;
+        let now = now_micros();
+        let floor = STUCK_FLOOR.as_micros() as u64;
         let idle_after = IDLE_EXTRA.as_micros() as u64;
-        let mut best: Option<(&Arc<SharedConn>, usize, bool)> = None;
-        let mut prune = false;
-        for conn in conns.iter() {
-            if !conn.conn.is_usable() {
-                prune = true;
-                continue;
+        loop {
+            let mut best: Option<(&Object, usize, usize, bool)> = None;
+            let mut prune = false;
+            for conn in conns.iter() {
+                if !conn.is_usable() {
+                    prune = true;
+                    continue;
+                }
+                let in_flight = conn.in_flight();
+                let quiet_for = conn.quiet_for(now);
+                if in_flight == 0 && quiet_for > idle_after && conns.len() > 1 {
+                    prune = true;
+                }
+                let stuck = in_flight > 0 && quiet_for > (conn.latency() * STUCK_FACTOR).max(floor);
+                let score = in_flight + if stuck { 1 << 20 } else { 0 };
+                if best.is_none_or(|(_, _, s, _)| score < s) {
+                    best = Some((conn, in_flight, score, stuck || in_flight >= self.depth));
+                }
             }
-            let in_flight = conn.in_flight.load(Ordering::Relaxed);
-            let quiet_for = now.saturating_sub(conn.last_progress.load(Ordering::Relaxed));
-            if in_flight == 0 && quiet_for > idle_after && conns.len() > 1 {
-                prune = true;
-            }
-            let stuck = in_flight > 0 && quiet_for > stuck_after;
-            let score = in_flight + if stuck { 1 << 20 } else { 0 };
-            if best.is_none_or(|(_, s, _)| score < s) {
-                best = Some((conn, score, stuck || in_flight >= self.depth));
-            }
+            return match best {
+                None => (Pick::Empty, prune),
+                Some((conn, seen, _, saturated)) if !saturated || conns.len() >= self.max => {
+                    if !conn.try_claim(seen) {
+                        // Another caller claimed it meanwhile: look again.
+                        continue;
+                    }
+                    (Pick::Claimed(PgConnection::clone(conn)), prune)
+                }
+                Some((conn, ..)) => (Pick::Saturated(PgConnection::clone(conn)), prune),
+            };
         }
-        (
-            best.map(|(c, _, saturated)| (c.clone(), saturated)),
-            conns.len(),
-            prune,
-        )
     }
 
     fn prune(&self) {
-        let now = self.now();
+        let now = now_micros();
         let idle_after = IDLE_EXTRA.as_micros() as u64;
-        let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
-        conns.retain(|c| c.conn.is_usable());
-        if conns.len() > 1 {
-            let mut keep_idle_one = false;
-            conns.retain(|c| {
-                let idle = c.in_flight.load(Ordering::Relaxed) == 0
-                    && now.saturating_sub(c.last_progress.load(Ordering::Relaxed)) > idle_after;
-                if !idle {
-                    return true;
+        let mut gone = Vec::new();
+        {
+            let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
+            // Keep one idle connection even when everything is idle.
+            let mut kept_idle = false;
+            for conn in std::mem::take(&mut *conns) {
+                let idle = conn.in_flight() == 0 && conn.quiet_for(now) > idle_after;
+                let keep = conn.is_usable() && (!idle || !std::mem::replace(&mut kept_idle, true));
+                if keep {
+                    conns.push(conn);
+                } else {
+                    gone.push(conn);
                 }
-                // Keep one connection even when everything is idle.
-                let keep = !keep_idle_one;
-                keep_idle_one = true;
-                keep
-            });
+            }
         }
+        retire(gone);
     }
 
-    fn lend(&self, conn: Arc<SharedConn>) -> SharedLease<'_> {
-        conn.in_flight.fetch_add(1, Ordering::AcqRel);
-        SharedLease { conn, mux: self }
-    }
-
-    /// A shared connection for one statement.
-    pub(crate) async fn lease(&self) -> Result<SharedLease<'_>> {
+    /// A shared connection for one statement; waits at most `limit` for
+    /// one to be opened.
+    pub(crate) async fn lease(&self, limit: Option<Duration>) -> Result<SharedLease> {
+        let mut deadline: Option<Option<Instant>> = None;
+        let mut pause = RETRY_FIRST;
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::PoolClosed);
             }
-            let (best, count, prune) = self.pick();
+            let (pick, prune) = self.pick();
             if prune {
                 self.prune();
             }
-            let best = match best {
-                Some((conn, saturated)) if !saturated || count >= self.max => {
-                    return Ok(self.lend(conn));
-                }
-                Some((conn, _)) => Some(conn),
-                None => None,
+            let best = match pick {
+                Pick::Claimed(conn) => return Ok(SharedLease::claimed(conn)),
+                Pick::Saturated(conn) => Some(conn),
+                Pick::Empty => None,
             };
-            // Open another; one opener at a time, the others keep using
-            // what is there.
-            let guard = match (self.opening.try_lock(), &best) {
-                (Ok(guard), _) => guard,
-                (Err(_), Some(conn)) => return Ok(self.lend(conn.clone())),
-                (Err(_), None) => {
-                    drop(self.opening.lock().await);
-                    continue;
+            let deadline = *deadline.get_or_insert_with(|| limit.map(|l| Instant::now() + l));
+            if !self.opening.swap(true, Ordering::AcqRel) {
+                let opening = Opening(self);
+                let opened = self.open(deadline, best.is_some()).await;
+                drop(opening);
+                return match (opened, best) {
+                    (Ok(conn), _) | (Err(_), Some(conn)) => {
+                        conn.claim();
+                        Ok(SharedLease::claimed(conn))
+                    }
+                    (Err(e), None) => Err(e),
+                };
+            }
+            if let Some(conn) = best {
+                // Someone is opening another; use what is there meanwhile.
+                conn.claim();
+                return Ok(SharedLease::claimed(conn));
+            }
+            // Nothing to use: wait for the opener's outcome.
+            let notified = self.opened.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.opening.load(Ordering::Acquire) {
+                match deadline {
+                    Some(at) => {
+                        if tokio::time::timeout_at(at, notified).await.is_err() {
+                            return Err(self.timed_out(limit));
+                        }
+                    }
+                    None => notified.await,
                 }
-            };
-            match PgConnection::open(
-                &self.pg,
-                &self.init_commands,
-                self.statement_cache_size,
-                true,
-            )
-            .await
-            {
-                Ok(conn) => {
-                    let conn = Arc::new(SharedConn {
-                        conn,
-                        in_flight: AtomicUsize::new(0),
-                        last_progress: AtomicU64::new(self.now()),
-                    });
-                    self.conns
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(conn.clone());
-                    drop(guard);
-                    return Ok(self.lend(conn));
+            }
+            if self.failures.load(Ordering::Acquire) > 0 {
+                // The server is away: try again later, not all at once.
+                let wake = Instant::now() + pause;
+                if deadline.is_some_and(|at| at <= wake) {
+                    return Err(self.timed_out(limit));
                 }
-                Err(e) => {
-                    drop(guard);
-                    return match best {
-                        Some(conn) => Ok(self.lend(conn)),
-                        None => Err(e),
-                    };
+                tokio::time::sleep_until(wake).await;
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+        }
+    }
+
+    fn timed_out(&self, limit: Option<Duration>) -> Error {
+        Error::PoolTimeout(limit.unwrap_or_default())
+    }
+
+    /// Takes a connection from the pool and makes it shared: at once when
+    /// there is already one to use (`have_one`), else waiting for the pool
+    /// until `deadline`.
+    async fn open(&self, deadline: Option<Instant>, have_one: bool) -> Result<PgConnection> {
+        let remaining = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        let wait = if have_one {
+            Some(Duration::ZERO)
+        } else {
+            remaining
+        };
+        let create = match (self.connect_timeout, remaining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeouts = Timeouts {
+            wait,
+            create,
+            recycle: Some(Duration::from_secs(5)),
+        };
+        let opened = async {
+            let obj = self
+                .pool
+                .timeout_get(&timeouts)
+                .await
+                .map_err(|e| pool_error(e, wait.unwrap_or_default()))?;
+            if self.statement_timeout != self.pool_statement_timeout {
+                let ms = self.statement_timeout.map_or(0, |d| d.as_millis());
+                let sql = format!("SET statement_timeout = {ms}");
+                let set = async {
+                    obj.client()
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(|e| Error::from_driver(e, Some(&sql)))
+                };
+                let result = match create {
+                    Some(limit) => tokio::time::timeout(limit, set)
+                        .await
+                        .unwrap_or_else(|_| Err(Error::timeout(limit, Some(&sql)))),
+                    None => set.await,
+                };
+                if let Err(e) = result {
+                    // Its session is neither shared nor the pool's.
+                    obj.mark_broken();
+                    return Err(e);
                 }
+            }
+            Ok(obj)
+        };
+        match opened.await {
+            Ok(obj) => {
+                self.failures.store(0, Ordering::Release);
+                let conn = PgConnection::clone(&obj);
+                self.conns
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(obj);
+                Ok(conn)
+            }
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::AcqRel);
+                Err(e)
             }
         }
     }
 }
 
-/// One statement's share of a multiplexed connection.
-pub(crate) struct SharedLease<'m> {
-    conn: Arc<SharedConn>,
-    mux: &'m Mux,
-}
-
-impl Deref for SharedLease<'_> {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        &self.conn.conn
-    }
-}
-
-impl Drop for SharedLease<'_> {
-    fn drop(&mut self) {
-        self.conn
-            .last_progress
-            .store(self.mux.now(), Ordering::Relaxed);
-        self.conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+/// Gives shared connections back to the pool, which closes them: they may
+/// carry the shared `statement_timeout`, and requests of callers who left
+/// may still be in flight on them.
+fn retire(conns: Vec<Object>) {
+    for conn in conns {
+        conn.mark_broken();
     }
 }

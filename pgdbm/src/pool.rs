@@ -1,386 +1,20 @@
 //! The connection pool: deadpool's core with our own manager, so each pooled
 //! connection carries its bounded statement cache and the state that cancel
-//! safety needs (calls in flight, open transaction, broken).
+//! safety needs (see `connection`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::config::{DatabaseConfig, SslMode};
+use crate::connection::PgConnection;
 use crate::copy::ColumnCache;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::ident;
-use crate::statement_cache::StatementCache;
 use crate::template::TemplateCache;
-
-const NO_DEBT: u32 = u32::MAX;
-
-/// Sends the cancel request on `socket`, then waits (at most `limit`) for
-/// the server to close it, which it does after signalling the backend.
-async fn cancel_on<S>(token: &tokio_postgres::CancelToken, mut socket: S, limit: Duration) -> bool
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    use tokio::io::AsyncReadExt;
-    let mut buf = [0u8; 1];
-    token.cancel_query_raw(&mut socket, NoTls).await.is_ok()
-        && tokio::time::timeout(limit, socket.read(&mut buf))
-            .await
-            .is_ok()
-}
-
-/// The server address cancel requests are sent to.
-enum CancelAddr {
-    Tcp(String, u16),
-    #[cfg(unix)]
-    Unix(std::path::PathBuf),
-    Unknown,
-}
-
-impl CancelAddr {
-    fn of(pg: &tokio_postgres::Config) -> Self {
-        let port = pg.get_ports().first().copied().unwrap_or(5432);
-        match pg.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(host)) => CancelAddr::Tcp(host.clone(), port),
-            #[cfg(unix)]
-            Some(tokio_postgres::config::Host::Unix(dir)) => {
-                CancelAddr::Unix(dir.join(format!(".s.PGSQL.{port}")))
-            }
-            _ => CancelAddr::Unknown,
-        }
-    }
-}
-
-/// The name of the savepoint that opens transaction depth `depth` (> 1).
-pub(crate) fn savepoint_name(depth: u32) -> String {
-    ident::quote(&format!("pgdbm_savepoint_{depth}"))
-}
-
-/// SQL that brings the server from a deeper transaction back to `depth`
-/// (0: no transaction).
-pub(crate) fn rollback_sql(depth: u32) -> String {
-    if depth == 0 {
-        "ROLLBACK".to_owned()
-    } else {
-        let name = savepoint_name(depth + 1);
-        format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
-    }
-}
-
-/// Work that opened a transaction level owes, if it is dropped before it
-/// ends, a rollback back to `depth`. The debt is only recorded on drop:
-/// recorded up front, the work's own statements would pay it (every call
-/// settles the connection first) and end the transaction under it.
-pub(crate) struct RollbackGuard<'a> {
-    conn: &'a PgConnection,
-    depth: u32,
-    armed: bool,
-}
-
-impl<'a> RollbackGuard<'a> {
-    pub(crate) fn new(conn: &'a PgConnection, depth: u32) -> Self {
-        RollbackGuard {
-            conn,
-            depth,
-            armed: true,
-        }
-    }
-
-    /// The work ended (committed or rolled back): nothing is owed.
-    pub(crate) fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for RollbackGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.conn.owe_rollback_to(self.depth);
-        }
-    }
-}
-
-/// One server connection owned by the pool.
-pub(crate) struct PgConnection {
-    client: Client,
-    cache: StatementCache,
-    /// Calls whose future was dropped before the server answered: the
-    /// connection may still be running their statement.
-    abandoned: AtomicBool,
-    /// Transaction nesting depth opened through pgdbm (0 = none).
-    tx_depth: AtomicU32,
-    /// The transaction depth the server must be brought back to, owed by a
-    /// transaction or batch that was dropped while it could not clean up
-    /// itself (`NO_DEBT`: nothing owed). Paid before the next call or before
-    /// the connection goes back to the pool.
-    owed_depth: AtomicU32,
-    /// Set when the connection cannot be trusted any more; it is discarded
-    /// instead of going back to the pool.
-    broken: AtomicBool,
-    queries: AtomicU64,
-    /// Raw SQL changed session state (SET, LISTEN, temporary tables, a raw
-    /// BEGIN): reset the session before anyone else gets the connection.
-    session_dirty: AtomicBool,
-    /// A multiplexed connection: many callers' statements are pipelined on
-    /// it, so nothing may ever cancel "its" statement.
-    shared: bool,
-    /// Where cancel requests go (the server this connection reached).
-    cancel_addr: Arc<CancelAddr>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for PgConnection {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl PgConnection {
-    /// Connects, starts the connection task and runs `init_commands`.
-    pub(crate) async fn open(
-        pg: &tokio_postgres::Config,
-        init_commands: &[String],
-        statement_cache_size: usize,
-        shared: bool,
-    ) -> Result<PgConnection> {
-        let (client, connection) = pg.connect(NoTls).await.map_err(Error::connect)?;
-        let task = tokio::spawn(async move {
-            // The connection's error surfaces to callers through the client.
-            let _ = connection.await;
-        });
-        let conn = PgConnection {
-            client,
-            cache: StatementCache::new(statement_cache_size),
-            abandoned: AtomicBool::new(false),
-            tx_depth: AtomicU32::new(0),
-            owed_depth: AtomicU32::new(NO_DEBT),
-            broken: AtomicBool::new(false),
-            queries: AtomicU64::new(0),
-            session_dirty: AtomicBool::new(false),
-            shared,
-            cancel_addr: Arc::new(CancelAddr::of(pg)),
-            task,
-        };
-        for sql in init_commands {
-            conn.client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| Error::from_driver(e, Some(sql)))?;
-        }
-        Ok(conn)
-    }
-
-    pub(crate) fn is_shared(&self) -> bool {
-        self.shared
-    }
-
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub(crate) fn tx_depth(&self) -> u32 {
-        self.tx_depth.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_tx_depth(&self, depth: u32) {
-        self.tx_depth.store(depth, Ordering::Release);
-    }
-
-    pub(crate) fn mark_broken(&self) {
-        self.broken.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn mark_abandoned(&self) {
-        self.abandoned.store(true, Ordering::Release);
-    }
-
-    /// Records that, should the current work be abandoned, the server must
-    /// be brought back to transaction depth `depth`.
-    pub(crate) fn owe_rollback_to(&self, depth: u32) {
-        self.owed_depth.fetch_min(depth, Ordering::AcqRel);
-    }
-
-    pub(crate) fn mark_session_dirty(&self) {
-        self.session_dirty.store(true, Ordering::Release);
-    }
-
-    /// Raw SQL may have changed session state (see `session_dirty`).
-    pub(crate) fn is_session_dirty(&self) -> bool {
-        self.session_dirty.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn is_abandoned(&self) -> bool {
-        self.abandoned.load(Ordering::Acquire)
-    }
-
-    fn needs_settling(&self) -> bool {
-        self.is_abandoned() || self.owed_depth.load(Ordering::Acquire) != NO_DEBT
-    }
-
-    /// Whether handing this connection to someone else needs clean-up first.
-    pub(crate) fn is_dirty(&self) -> bool {
-        self.needs_settling() || self.tx_depth() > 0 || self.session_dirty.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn is_usable(&self) -> bool {
-        !self.broken.load(Ordering::Acquire) && !self.client.is_closed()
-    }
-
-    /// A prepared statement for `sql`, from the cache or the server.
-    pub(crate) async fn statement(&self, sql: &str) -> Result<Statement> {
-        if let Some(statement) = self.cache.get(sql) {
-            return Ok(statement);
-        }
-        let statement = self
-            .client
-            .prepare(sql)
-            .await
-            .map_err(|e| Error::from_driver(e, Some(sql)))?;
-        self.cache.insert(sql, statement.clone());
-        Ok(statement)
-    }
-
-    pub(crate) fn forget_statement(&self, sql: &str) {
-        self.cache.remove(sql);
-    }
-
-    pub(crate) fn cached_statements(&self) -> usize {
-        self.cache.len()
-    }
-
-    pub(crate) fn count_query(&self) {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Before a new call: if an earlier call on this connection was abandoned
-    /// mid-flight, cancel whatever it left running and wait for its answer,
-    /// so the new call neither waits behind it nor receives its cancel; then
-    /// run the clean-up a dropped transaction owes.
-    pub(crate) async fn settle(&self) -> Result<()> {
-        if self.broken.load(Ordering::Acquire) {
-            return Err(Error::ConnectionClosed(Box::new(
-                crate::error::DriverError::message_only(
-                    "this connection was broken by an earlier failure",
-                ),
-            )));
-        }
-        if !self.needs_settling() || self.clean().await {
-            return Ok(());
-        }
-        self.mark_broken();
-        Err(Error::ConnectionClosed(Box::new(
-            crate::error::DriverError::message_only(
-                "an abandoned call left this connection in a state that could not be cleaned up",
-            ),
-        )))
-    }
-
-    async fn clean(&self) -> bool {
-        if self.abandoned.swap(false, Ordering::AcqRel) && !self.cancel_and_drain().await {
-            return false;
-        }
-        let owed = self.owed_depth.swap(NO_DEBT, Ordering::AcqRel);
-        if owed != NO_DEBT && owed < self.tx_depth() {
-            if self
-                .client
-                .batch_execute(&rollback_sql(owed))
-                .await
-                .is_err()
-            {
-                return false;
-            }
-            self.set_tx_depth(owed);
-        }
-        true
-    }
-
-    /// Sends a cancel request and waits until the server has acted on it.
-    ///
-    /// The driver's `cancel_query` returns once the request is written, but
-    /// the server signals the backend a moment later, so the cancel could
-    /// land on a statement sent after it. The postmaster closes the cancel
-    /// connection only after signalling, so wait for that close.
-    async fn cancel(&self) -> bool {
-        let token = self.client.cancel_token();
-        let limit = Duration::from_secs(5);
-        match &*self.cancel_addr {
-            CancelAddr::Tcp(host, port) => {
-                let connect = tokio::net::TcpStream::connect((host.as_str(), *port));
-                match tokio::time::timeout(limit, connect).await {
-                    Ok(Ok(socket)) => cancel_on(&token, socket, limit).await,
-                    _ => false,
-                }
-            }
-            #[cfg(unix)]
-            CancelAddr::Unix(path) => {
-                let connect = tokio::net::UnixStream::connect(path);
-                match tokio::time::timeout(limit, connect).await {
-                    Ok(Ok(socket)) => cancel_on(&token, socket, limit).await,
-                    _ => false,
-                }
-            }
-            CancelAddr::Unknown => token.cancel_query(NoTls).await.is_ok(),
-        }
-    }
-
-    /// Cancels the backend's current statement and waits until every earlier
-    /// request on this connection has been answered. Returns whether the
-    /// connection is fit for reuse.
-    pub(crate) async fn cancel_and_drain(&self) -> bool {
-        if !self.cancel().await {
-            return false;
-        }
-        // Responses come back in request order, so an empty query returns
-        // only after the abandoned statement has finished. PostgreSQL ignores
-        // a cancel that arrives while the backend waits for a command; one
-        // that lands on this empty query is harmless.
-        match self.client.simple_query("").await {
-            Ok(_) => true,
-            Err(e) => e.code() == Some(&SqlState::QUERY_CANCELED),
-        }
-    }
-
-    /// Brings a dirty connection back to idle: cancel and drain abandoned
-    /// work, run owed clean-up, roll back an open transaction. Returns
-    /// whether that worked.
-    pub(crate) async fn recover(&self) -> bool {
-        if !self.clean().await {
-            return false;
-        }
-        if self.tx_depth() > 0 {
-            if self.client.batch_execute("ROLLBACK").await.is_err() {
-                return false;
-            }
-            self.set_tx_depth(0);
-        }
-        if self.session_dirty.swap(false, Ordering::AcqRel) {
-            // What a fresh session would have, short of DISCARD ALL, which
-            // would also drop the prepared statements our cache holds.
-            let reset = "ROLLBACK; RESET ALL; UNLISTEN *; CLOSE ALL; DISCARD TEMP; \
-                         SELECT pg_advisory_unlock_all()";
-            if self.client.batch_execute(reset).await.is_err() {
-                return false;
-            }
-        }
-        true
-    }
-
-    async fn backend_facts(&self) -> Result<(i32, String)> {
-        let sql = "SELECT pg_backend_pid(), current_setting('server_version')";
-        let row = self
-            .client
-            .query_one(sql, &[])
-            .await
-            .map_err(|e| Error::from_driver(e, Some(sql)))?;
-        Ok((row.get(0), row.get(1)))
-    }
-}
 
 /// Opens and recycles connections for deadpool.
 pub(crate) struct ConnManager {
@@ -396,22 +30,18 @@ impl managed::Manager for ConnManager {
     type Error = Error;
 
     async fn create(&self) -> Result<PgConnection> {
-        PgConnection::open(
-            &self.pg,
-            &self.init_commands,
-            self.statement_cache_size,
-            false,
-        )
-        .await
+        PgConnection::open(&self.pg, &self.init_commands, self.statement_cache_size).await
     }
 
     async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<Error> {
         // No ping: a broken connection shows itself through errors and
         // `is_closed`, and a round trip per checkout would halve throughput.
+        // A shared connection is given back only when it is retired, and
+        // then marked broken.
         if !conn.is_usable() || conn.is_dirty() {
             return Err(RecycleError::message("connection is closed or not clean"));
         }
-        if conn.queries.load(Ordering::Relaxed) >= self.max_queries {
+        if conn.queries() >= self.max_queries {
             return Err(RecycleError::message("connection reached max_queries"));
         }
         if self
@@ -515,9 +145,12 @@ impl SharedPool {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::config("max_connections", e.to_string()))?;
-        let mux = config
-            .multiplex
-            .then(|| crate::mux::Mux::new(&config, search_path));
+        // The shared set never holds the pool's last connection.
+        let shared = config
+            .multiplex_connections
+            .min(config.max_connections.saturating_sub(1));
+        let mux = (config.multiplex && shared > 0)
+            .then(|| crate::mux::Mux::new(pool.clone(), &config, shared));
         let shared = SharedPool {
             inner: Arc::new(PoolShared {
                 pool,
@@ -555,7 +188,7 @@ impl SharedPool {
         drop(first);
         drop(more);
         if let Some(mux) = &self.inner.mux {
-            mux.warm_up().await?;
+            mux.warm_up(config.connect_timeout).await?;
         }
         Ok(())
     }
@@ -567,20 +200,11 @@ impl SharedPool {
 
     /// A connection from the pool, mapped into pgdbm's errors.
     pub(crate) async fn get(&self) -> Result<Object> {
-        self.inner.pool.get().await.map_err(|e| match e {
-            managed::PoolError::Timeout(managed::TimeoutType::Wait) => {
-                Error::PoolTimeout(self.inner.config.acquire_timeout.unwrap_or_default())
-            }
-            managed::PoolError::Timeout(_) => Error::Connect(Box::new(
-                crate::error::DriverError::message_only("timed out opening a connection"),
-            )),
-            managed::PoolError::Closed => Error::PoolClosed,
-            managed::PoolError::Backend(e) => e,
-            managed::PoolError::PostCreateHook(e) => Error::Connect(Box::new(
-                crate::error::DriverError::message_only(e.to_string()),
-            )),
-            managed::PoolError::NoRuntimeSpecified => Error::config("runtime", "no runtime"),
-        })
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(e, self.inner.config.acquire_timeout.unwrap_or_default()))
     }
 
     /// A manager on this pool for `schema` (`None`: no qualification, and
@@ -673,6 +297,7 @@ impl SharedPool {
         };
         if let Some(mux) = &self.inner.mux {
             (stats.shared_connections, stats.shared_in_flight) = mux.stats();
+            stats.used = stats.used.saturating_sub(stats.shared_connections);
         }
         if !closed {
             let conn = self.get().await?;
@@ -681,6 +306,23 @@ impl SharedPool {
             stats.server_version = Some(version);
         }
         Ok(stats)
+    }
+}
+
+/// A pool error as pgdbm's; `waited` is how long a caller waited for a
+/// free connection.
+pub(crate) fn pool_error(e: managed::PoolError<Error>, waited: Duration) -> Error {
+    match e {
+        managed::PoolError::Timeout(managed::TimeoutType::Wait) => Error::PoolTimeout(waited),
+        managed::PoolError::Timeout(_) => Error::Connect(Box::new(
+            crate::error::DriverError::message_only("timed out opening a connection"),
+        )),
+        managed::PoolError::Closed => Error::PoolClosed,
+        managed::PoolError::Backend(e) => e,
+        managed::PoolError::PostCreateHook(e) => Error::Connect(Box::new(
+            crate::error::DriverError::message_only(e.to_string()),
+        )),
+        managed::PoolError::NoRuntimeSpecified => Error::config("runtime", "no runtime"),
     }
 }
 
@@ -725,7 +367,8 @@ pub struct PoolStats {
     pub size: usize,
     /// Open connections that are idle in the pool.
     pub free: usize,
-    /// Open connections handed out.
+    /// Open connections handed out for exclusive use (the shared ones are
+    /// counted in `size` and `shared_connections`).
     pub used: usize,
     /// Callers waiting for a connection.
     pub waiting: usize,
@@ -737,7 +380,8 @@ pub struct PoolStats {
     pub server_pid: Option<i32>,
     /// The server's `server_version`.
     pub server_version: Option<String>,
-    /// Open multiplexed connections (0 with multiplexing off).
+    /// Open multiplexed connections, taken from the pool (0 with
+    /// multiplexing off).
     pub shared_connections: usize,
     /// Requests in flight on the multiplexed connections.
     pub shared_in_flight: usize,

@@ -14,6 +14,9 @@ use crate::fasthash::FastMap;
 
 struct Entry {
     statement: Statement,
+    /// The session verdict of the SQL (`call::Verdict`), decided once when
+    /// the statement was prepared, so a hit needs no lexing.
+    verdict: u8,
     last_used: AtomicU64,
 }
 
@@ -40,18 +43,19 @@ impl StatementCache {
         self.clock.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The cached statement for `sql`, marking it recently used.
-    pub(crate) fn get(&self, sql: &str) -> Option<Statement> {
+    /// The cached statement for `sql` and its verdict, marking it recently
+    /// used.
+    pub(crate) fn get(&self, sql: &str) -> Option<(Statement, u8)> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(sql)?;
         entry.last_used.store(self.tick(), Ordering::Relaxed);
-        Some(entry.statement.clone())
+        Some((entry.statement.clone(), entry.verdict))
     }
 
     /// Stores a freshly prepared statement, evicting the least recently used
     /// one when full. Eviction scans the map, which is only paid on a miss
     /// (a round trip to the server anyway).
-    pub(crate) fn insert(&self, sql: &str, statement: Statement) {
+    pub(crate) fn insert(&self, sql: &str, statement: Statement, verdict: u8) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(sql) {
             let oldest = entries
@@ -66,6 +70,7 @@ impl StatementCache {
         }
         let entry = Entry {
             statement,
+            verdict,
             last_used: AtomicU64::new(self.tick()),
         };
         entries.insert(sql.into(), entry);

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::call::batch;
 use crate::conn::{Conn, Lease, PooledConn};
+use crate::connection::{
+    PgConnection, RollbackGuard, SESSION_DISCARD, rollback_sql, savepoint_name,
+};
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::executor::{Executor, batch};
-use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
+use crate::executor::Executor;
 use crate::template::TemplateCache;
 
 /// The isolation level of a transaction.
@@ -299,6 +302,10 @@ impl<'a> Transaction<'a> {
 
     /// The underlying `tokio_postgres::Client` (Python's `tx.connection`).
     ///
+    /// Once it is taken, pgdbm cannot know the session's state: the
+    /// connection is closed when it is released instead of going back to
+    /// the pool.
+    ///
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
     /// let tx = db.transaction().await?;
@@ -306,6 +313,9 @@ impl<'a> Transaction<'a> {
     /// # Ok(()) }
     /// ```
     pub fn client(&self) -> &tokio_postgres::Client {
+        // What is done through it cannot be known: the connection is
+        // discarded instead of going back to the pool.
+        self.conn.note_session(SESSION_DISCARD);
         self.conn.client()
     }
 
@@ -374,11 +384,8 @@ impl Executor for Transaction<'_> {
         self.timeout
     }
 
-    fn check_session(&self, sql: &str) -> Result<()> {
-        if crate::lex::session_statement(sql).is_some() {
-            self.conn.mark_session_dirty();
-        }
-        Ok(())
+    fn session(&self) -> crate::call::Session {
+        crate::call::Session::Track
     }
 }
 

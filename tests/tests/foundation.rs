@@ -1580,7 +1580,10 @@ async fn pool_stats_describe_the_pool_and_server() {
     assert_eq!(stats.min_size, 2);
     assert_eq!(stats.max_size, 5);
     assert!(stats.size >= 2 && stats.size <= 5, "size {}", stats.size);
-    assert_eq!(stats.free + stats.used, stats.size);
+    assert_eq!(
+        stats.free + stats.used + stats.shared_connections,
+        stats.size
+    );
     assert_eq!(stats.used, 0, "nothing checked out");
     assert_eq!(stats.waiting, 0);
     assert_eq!(stats.database, test.name());
@@ -1606,7 +1609,7 @@ async fn pool_stats_describe_the_pool_and_server() {
     let held = test.acquire().await.unwrap();
     let busy = test.pool_stats().await.unwrap();
     assert!(busy.used >= 1, "{busy:?}");
-    assert_eq!(busy.free + busy.used, busy.size);
+    assert_eq!(busy.free + busy.used + busy.shared_connections, busy.size);
     drop(held);
 
     let other = test.pool().database(Some("elsewhere")).unwrap();

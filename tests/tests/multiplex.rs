@@ -158,8 +158,13 @@ async fn multiplexing_off_gives_the_plain_pool() {
     let test = TestDatabase::with_config(|c| c.with_multiplexing(false))
         .await
         .unwrap();
-    // The statement is allowed (it lands on some pooled connection).
-    test.execute("SET work_mem = '64MB'", &[]).await.unwrap();
+    // Session state is refused as with multiplexing on: the statement
+    // would land on some pooled connection and stay there (DESIGN §14).
+    let e = test
+        .execute("SET work_mem = '64MB'", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, pgdbm::Error::SessionState(_)), "{e:?}");
     let stats = test.pool_stats().await.unwrap();
     assert_eq!(stats.shared_connections, 0);
     let one: i32 = test.fetch_value("SELECT 1", &[]).await.unwrap();

@@ -8,18 +8,18 @@
 //! same round trip as the COPY's start (see [`start_copy`]). Rows are
 //! encoded as the caller's iterator or stream yields them, never collected.
 //!
-//! A COPY runs like any other call: the connection is settled first, the call
-//! is tracked so that a dropped future leaves the connection flagged for
-//! cancel-and-drain, and the call's timeout applies. Inside a transaction a
+//! A COPY runs like any other call, through the call guard: the connection
+//! is settled first, a COPY cut off (timeout, dropped future) is cancelled
+//! and drained by the connection's recovery, and the call's timeout
+//! applies; only while the server has not yet accepted or refused a COPY is
+//! a cut-off connection given up (see [`start_copy_in`]). Inside a transaction a
 //! COPY FROM runs under a savepoint of its own, so a failed COPY leaves the
 //! transaction usable.
 
 use std::borrow::Borrow;
-use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -30,12 +30,13 @@ use tokio_postgres::CopyInSink;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
-use tokio_postgres::{NoTls, Row, SimpleQueryMessage, Statement};
+use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
+use crate::call::{Fragile, Session, batch, guarded, internal_statement};
 use crate::conn::Lease;
+use crate::connection::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::error::{DriverError, Error, Result};
-use crate::executor::{Executor, batch};
-use crate::pool::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
+use crate::executor::Executor;
 use crate::table::{FromRow, Table, resolve};
 use crate::{ident, lex};
 
@@ -47,141 +48,6 @@ pub(crate) use columns::ColumnCache;
 use columns::{CATALOG_COLUMNS, Described, Fingerprint};
 use encode::{HEADER, RowEncoder, RowError, TRAILER};
 pub use record::CopyRecord;
-
-/// What a COPY FROM is doing, which decides how it is cut off (timeout,
-/// dropped future).
-#[derive(Debug, Default)]
-struct Phase {
-    /// One of the `STAGE_*` values.
-    stage: AtomicU8,
-    /// The connection is out of step, or may be: nothing more is sent on it.
-    doomed: AtomicBool,
-}
-
-/// Describing the table (or finishing, for COPY TO): the server may be
-/// busy, so a cut-off call is cancelled and drained like any other.
-const STAGE_OTHER: u8 = 0;
-/// The COPY was sent and the server has not yet said whether it entered
-/// copy mode: cut off here, the connection may be one answer out of step
-/// (see [`start_copy_in`]) and is given up.
-const STAGE_STARTING: u8 = 1;
-/// In copy mode, the server waiting for rows: dropping the sink makes the
-/// driver send CopyFail, which ends the COPY at once, so nothing is
-/// cancelled (a cancel request reaches the backend asynchronously and could
-/// hit the statement after this one instead).
-const STAGE_WRITING: u8 = 2;
-
-impl Phase {
-    fn stage(&self) -> u8 {
-        self.stage.load(Ordering::Acquire)
-    }
-
-    fn set(&self, stage: u8) {
-        self.stage.store(stage, Ordering::Release);
-    }
-
-    fn doomed(&self) -> bool {
-        self.doomed.load(Ordering::Acquire)
-    }
-}
-
-/// Marks a COPY in flight; dropped before [`finish`](Flight::finish), the
-/// connection is flagged as abandoned, so the server-side COPY is cancelled
-/// and its answer drained before anyone else uses the connection; except
-/// while rows are being written, where the CopyFail the driver sends
-/// leaves the connection in step by itself (a transaction's savepoint
-/// rollback stays owed), and while the COPY starts, where the connection is
-/// flagged as broken too.
-struct Flight<'a> {
-    conn: &'a PgConnection,
-    phase: Option<&'a Phase>,
-    done: bool,
-}
-
-impl<'a> Flight<'a> {
-    fn start(conn: &'a PgConnection, phase: Option<&'a Phase>) -> Self {
-        Flight {
-            conn,
-            phase,
-            done: false,
-        }
-    }
-
-    fn finish(mut self) {
-        self.done = true;
-    }
-}
-
-impl Drop for Flight<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        match self.phase.map(Phase::stage) {
-            Some(STAGE_WRITING) => {}
-            Some(STAGE_STARTING) => {
-                self.conn.mark_abandoned();
-                self.conn.mark_broken();
-            }
-            _ => self.conn.mark_abandoned(),
-        }
-    }
-}
-
-/// Runs `work` under the call's timeout; when it fires, `work` is dropped
-/// (an unfinished COPY FROM sends CopyFail) and the connection is brought
-/// back in step according to the COPY's [`Phase`]: as
-/// [`run`](crate::executor::run) does (cancel and drain) by default, only
-/// drained while rows were being written, given up while the COPY was
-/// starting.
-async fn timed<T>(
-    conn: &PgConnection,
-    timeout: Option<Duration>,
-    sql: &str,
-    phase: Option<&Phase>,
-    work: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    let result = match timeout {
-        None => work.await,
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => {
-                match phase.map(|p| (p, p.stage())) {
-                    Some((_, STAGE_WRITING)) => {
-                        // Answers come in request order: this one comes
-                        // after the failed COPY's. The server may not read
-                        // the CopyFail soon (its backend waiting on a row
-                        // lock, say): then cancel what it is doing.
-                        let drained =
-                            tokio::time::timeout(DOOMED_CLOSE_WAIT, conn.client().simple_query(""))
-                                .await;
-                        let clean = match drained {
-                            Ok(answer) => answer.is_ok(),
-                            Err(_) => conn.cancel_and_drain().await,
-                        };
-                        if !clean {
-                            conn.mark_broken();
-                        }
-                    }
-                    Some((phase, STAGE_STARTING)) => {
-                        let _ = conn.client().cancel_token().cancel_query(NoTls).await;
-                        give_up(conn, phase).await;
-                    }
-                    _ => {
-                        if !conn.cancel_and_drain().await {
-                            conn.mark_broken();
-                        }
-                    }
-                }
-                Err(Error::timeout(limit, Some(sql)))
-            }
-        },
-    };
-    if let Err(Error::ConnectionClosed(_)) = &result {
-        conn.mark_broken();
-    }
-    result
-}
 
 /// `LOCK TABLE` in the mode a COPY FROM takes anyway (and with the
 /// privilege it needs anyway), so that taking it first blocks nothing more.
@@ -205,7 +71,7 @@ fn lock_sql(table: &str) -> String {
 /// sent and the returned guard owes the rollback to `depth` if the COPY is
 /// dropped before [`close_scope`] disarms it.
 async fn open_scope<'c>(
-    conn: &'c PgConnection,
+    conn: &'c Lease<'_>,
     depth: u32,
     table: &str,
     timeout: Option<Duration>,
@@ -224,15 +90,13 @@ async fn open_scope<'c>(
     );
     let guard = RollbackGuard::new(conn, depth);
     conn.set_tx_depth(depth + 1);
-    let flight = Flight::start(conn, None);
-    let answer = timed(conn, timeout, &sql, None, async {
+    let answer = guarded(conn, &sql, timeout, None, async {
         conn.client()
             .simple_query(&sql)
             .await
             .map_err(|e| Error::from_driver(e, Some(&sql)))
     })
     .await;
-    flight.finish();
     match answer {
         Ok(messages) => {
             let setting = |i| {
@@ -302,7 +166,7 @@ fn fresh_catalog_reads(isolation: Option<&str>) -> bool {
 /// savepoint (`ok`), or rolls it back. On failure the guard leaves the
 /// rollback owed.
 async fn close_scope(
-    conn: &PgConnection,
+    conn: &Lease<'_>,
     guard: RollbackGuard<'_>,
     depth: u32,
     timeout: Option<Duration>,
@@ -532,15 +396,17 @@ const DOOMED_CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// generated column in the list. What is left: a role that may update but
 /// not insert, and a COPY on a connection whose raw SQL opened a
 /// transaction pgdbm does not know of.
-async fn start_copy_in(conn: &PgConnection, sql: &str, phase: &Phase) -> Result<CopySink> {
-    let statement = conn.statement(sql).await?;
-    phase.set(STAGE_STARTING);
+async fn start_copy_in(conn: &PgConnection, sql: &str, fragile: &Fragile) -> Result<CopySink> {
+    let statement = internal_statement(conn, sql).await?;
+    fragile.set(true);
     match conn.client().copy_in(&statement).await {
         Ok(sink) => {
-            phase.set(STAGE_WRITING);
+            // In copy mode: dropping the sink sends CopyFail, which ends the
+            // COPY, and a cancel brings the connection back in step.
+            fragile.set(false);
             Ok(sink)
         }
-        Err(e) => Err(copy_refused(conn, e, sql, phase).await),
+        Err(e) => Err(copy_refused(conn, e, sql, fragile).await),
     }
 }
 
@@ -550,12 +416,12 @@ async fn copy_refused(
     conn: &PgConnection,
     e: tokio_postgres::Error,
     sql: &str,
-    phase: &Phase,
+    fragile: &Fragile,
 ) -> Error {
-    phase.set(STAGE_OTHER);
     if e.as_db_error().is_some() {
-        give_up(conn, phase).await;
+        give_up(conn, fragile).await;
     }
+    fragile.set(false);
     Error::from_driver(e, Some(sql))
 }
 
@@ -563,8 +429,8 @@ async fn copy_refused(
 /// it broken and waits (boundedly) for the driver to drop it, which it does
 /// when the extra answer arrives, so that a call made on it afterwards
 /// fails as closed rather than reading an answer meant for another request.
-async fn give_up(conn: &PgConnection, phase: &Phase) {
-    phase.doomed.store(true, Ordering::Release);
+async fn give_up(conn: &PgConnection, fragile: &Fragile) {
+    fragile.doom();
     conn.mark_broken();
     let closed = tokio::time::timeout(DOOMED_CLOSE_WAIT, async {
         while !conn.client().is_closed() {
@@ -620,20 +486,24 @@ struct CacheUse<'a> {
 /// COPY without a column list is cached without one, so a changed table
 /// only fails the catalog check.
 async fn start_copy(
-    conn: &PgConnection,
+    conn: &Lease<'_>,
     target: &Target,
     cache: &CacheUse<'_>,
-    phase: &Phase,
+    fragile: &Fragile,
 ) -> Result<Started> {
     if cache.trusted {
         if let Some(described) = cache.cache.get(cache.key) {
-            match start_cached(conn, target, &described, phase).await {
+            match start_cached(conn, target, &described, fragile).await {
                 Ok(Some(sink)) => return Ok(Started { sink, described }),
                 Ok(None) => {
                     cache.cache.remove(cache.key);
                     if let Some(depth) = cache.scope {
-                        // Inside the COPY's own timer.
-                        batch(conn, &relock_sql(depth, &target.table), None).await?;
+                        // Inside the COPY's own call and timer.
+                        let relock = relock_sql(depth, &target.table);
+                        conn.client()
+                            .batch_execute(&relock)
+                            .await
+                            .map_err(|e| Error::from_driver(e, Some(&relock)))?;
                     }
                 }
                 Err(e) => {
@@ -660,7 +530,7 @@ async fn start_copy(
             ));
         }
     }
-    let sink = start_copy_in(conn, &described.sql, phase).await?;
+    let sink = start_copy_in(conn, &described.sql, fragile).await?;
     let described = Arc::new(described);
     if cache.trusted {
         cache.cache.insert(cache.key, Arc::clone(&described));
@@ -674,15 +544,15 @@ async fn start_cached(
     conn: &PgConnection,
     target: &Target,
     described: &Described,
-    phase: &Phase,
+    fragile: &Fragile,
 ) -> Result<Option<CopySink>> {
     // Prepared once per connection, both in one round trip.
     let (catalog, copy) = try_join(
-        conn.statement(CATALOG_COLUMNS),
-        conn.statement(&described.sql),
+        internal_statement(conn, CATALOG_COLUMNS),
+        internal_statement(conn, &described.sql),
     )
     .await?;
-    phase.set(STAGE_STARTING);
+    fragile.set(true);
     let client = conn.client();
     let table = target.table.as_str();
     // Polled in this order, so sent in this order, in one pipeline; the
@@ -690,16 +560,15 @@ async fn start_cached(
     let (current, started) = join(client.query(&catalog, &[&table]), client.copy_in(&copy)).await;
     let sink = match started {
         Ok(sink) => sink,
-        Err(e) => return Err(copy_refused(conn, e, &described.sql, phase).await),
+        Err(e) => return Err(copy_refused(conn, e, &described.sql, fragile).await),
     };
-    phase.set(STAGE_WRITING);
+    fragile.set(false);
     // On an error the sink is dropped: the COPY fails and writes nothing.
     let current = current.map_err(|e| Error::from_driver(e, Some(CATALOG_COLUMNS)))?;
     if described.fingerprint.matches(&current) {
         return Ok(Some(sink));
     }
     drop(sink);
-    phase.set(STAGE_OTHER);
     Ok(None)
 }
 
@@ -730,7 +599,7 @@ async fn describe_target(
     cache: &ColumnCache,
 ) -> Result<Described> {
     cache.count_describe();
-    let catalog = conn.statement(CATALOG_COLUMNS).await?;
+    let catalog = internal_statement(conn, CATALOG_COLUMNS).await?;
     let client = conn.client();
     let table = target.table.as_str();
     let named = !target.columns.is_empty();
@@ -806,8 +675,7 @@ where
     } else {
         (None, false)
     };
-    let phase = Phase::default();
-    let flight = Flight::start(&conn, Some(&phase));
+    let fragile = Fragile::default();
     let label = target.label();
     let cache = CacheUse {
         cache: ex.templates().copy_columns(),
@@ -815,17 +683,15 @@ where
         trusted,
         scope: scope.is_some().then_some(depth),
     };
-    let result = timed(&conn, timeout, &label, Some(&phase), async {
-        let started = start_copy(&conn, &target, &cache, &phase).await?;
-        write_rows(started, plan, rows, &phase).await
+    let result = guarded(&conn, &label, timeout, Some(&fragile), async {
+        let started = start_copy(&conn, &target, &cache, &fragile).await?;
+        write_rows(started, plan, rows).await
     })
     .await;
-    flight.finish();
-    conn.count_query();
     // On a connection out of step nothing more is sent; the scope's
     // rollback stays owed and the connection is discarded.
     if let Some(guard) = scope {
-        if !phase.doomed() {
+        if !fragile.doomed() {
             let closed = close_scope(&conn, guard, depth, timeout, result.is_ok()).await;
             return result.and_then(|n| closed.map(|()| n));
         }
@@ -840,7 +706,7 @@ const SEND_AT: usize = 64 * 1024;
 /// Writes every row into a started COPY and finishes it. Returning early
 /// drops the sink, which makes the driver send CopyFail: the server ends
 /// the COPY with an error and nothing is written.
-async fn write_rows<S>(started: Started, plan: &[usize], rows: S, phase: &Phase) -> Result<u64>
+async fn write_rows<S>(started: Started, plan: &[usize], rows: S) -> Result<u64>
 where
     S: Stream,
     S::Item: CopyRow,
@@ -869,8 +735,6 @@ where
             sink.send(buf.split().freeze()).await.map_err(sent)?;
         }
     }
-    // The server may now be busy applying the rows.
-    phase.set(STAGE_OTHER);
     buf.put_i16(TRAILER);
     sink.send(buf.freeze()).await.map_err(sent)?;
     sink.as_mut().finish().await.map_err(sent)
@@ -973,7 +837,7 @@ where
     let rendered = ex.templates().render(select_sql)?;
     let select = statement_text(&rendered).to_owned();
     let conn = ex.lease().await?;
-    start_copy_out(conn, select, ex.call_timeout()).await
+    start_copy_out(conn, select, ex.call_timeout(), ex.session()).await
 }
 
 /// `copy_out::<T>`: every column of `T`'s table in this schema.
@@ -988,18 +852,18 @@ where
         ident::qualified(ex.templates().schema(), T::TABLE)
     );
     let conn = ex.lease().await?;
-    start_copy_out(conn, select, ex.call_timeout()).await
+    start_copy_out(conn, select, ex.call_timeout(), Session::Internal).await
 }
 
 async fn start_copy_out<'a, T: FromRow>(
     conn: Lease<'a>,
     select: String,
     timeout: Option<Duration>,
+    session: Session,
 ) -> Result<CopyOutStream<'a, T>> {
+    session.check(&conn, &select)?;
     let sql = copy_out_sql(&select);
-    conn.settle().await?;
-    let flight = Flight::start(&conn, None);
-    let started = timed(&conn, timeout, &sql, None, async {
+    let started = guarded(&conn, &sql, timeout, None, async {
         // Described first, so that a row type that does not fit `T` is
         // refused before the server starts sending rows.
         let described = describe(&conn, &select, &sql).await?;
@@ -1017,7 +881,7 @@ async fn start_copy_out<'a, T: FromRow>(
         T::check(columns, &indices)?;
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let names: Vec<String> = columns.iter().map(|c| c.name().to_owned()).collect();
-        let statement = conn.statement(&sql).await?;
+        let statement = internal_statement(&conn, &sql).await?;
         let raw = conn
             .client()
             .copy_out(&statement)
@@ -1026,8 +890,6 @@ async fn start_copy_out<'a, T: FromRow>(
         Ok((BinaryCopyOutStream::new(raw, &types), indices, names))
     })
     .await;
-    flight.finish();
-    conn.count_query();
     let (inner, indices, names) = started?;
     Ok(CopyOutStream {
         inner: Box::pin(inner),
@@ -1129,9 +991,7 @@ impl<T: FromRow> Stream for CopyOutStream<'_, T> {
                 let ended = e.as_db_error().is_some() || e.is_closed();
                 this.state = if ended { State::Done } else { State::Failed };
                 let err = Error::from_driver(e, Some(&this.sql));
-                if let Error::ConnectionClosed(_) = &err {
-                    this.conn.mark_broken();
-                }
+                this.conn.note_error(&err);
                 Poll::Ready(Some(Err(err)))
             }
             None => {
@@ -1145,7 +1005,7 @@ impl<T: FromRow> Stream for CopyOutStream<'_, T> {
 impl<T> Drop for CopyOutStream<'_, T> {
     fn drop(&mut self) {
         if self.state != State::Done {
-            self.conn.mark_abandoned();
+            self.conn.cut_off(false);
         }
     }
 }

@@ -11,11 +11,11 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use super::expr::{BoxValue, CmpOp, ColRef, Node};
+use crate::call::Session;
 use crate::conn::{Conn, Lease};
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::executor::{Executor, run};
-use crate::pool::PgConnection;
+use crate::executor::{Executor, execute_rendered, query_rendered};
 use crate::table::FromRow;
 use crate::template::TemplateCache;
 use crate::transaction::Transaction;
@@ -27,8 +27,9 @@ pub(crate) enum Target<'e> {
     Db(&'e Database),
     Conn(&'e Conn),
     Tx(&'e Transaction<'e>),
-    /// One connection leased for several statements that must share it.
-    Pinned(&'e PgConnection, &'e TemplateCache, Option<Duration>),
+    /// One connection leased for several statements that must share it,
+    /// with the rules of the executor it came from.
+    Pinned(&'e Lease<'e>, &'e TemplateCache, Option<Duration>, Session),
 }
 
 impl<'e> From<&'e Database> for Target<'e> {
@@ -58,7 +59,7 @@ impl<'e> Target<'e> {
             Target::Db(db) => db.lease().await,
             Target::Conn(conn) => conn.lease().await,
             Target::Tx(tx) => tx.lease().await,
-            Target::Pinned(conn, _, _) => Ok(Lease::Borrowed(conn)),
+            Target::Pinned(lease, ..) => Ok(Lease::Borrowed(lease)),
         }
     }
 }
@@ -80,7 +81,16 @@ impl Executor for Target<'_> {
             Target::Db(db) => db.templates(),
             Target::Conn(conn) => conn.templates(),
             Target::Tx(tx) => tx.templates(),
-            Target::Pinned(_, templates, _) => templates,
+            Target::Pinned(_, templates, ..) => templates,
+        }
+    }
+
+    fn session(&self) -> Session {
+        match self {
+            Target::Db(db) => db.session(),
+            Target::Conn(conn) => conn.session(),
+            Target::Tx(tx) => tx.session(),
+            Target::Pinned(.., session) => *session,
         }
     }
 
@@ -89,7 +99,7 @@ impl Executor for Target<'_> {
             Target::Db(db) => db.call_timeout(),
             Target::Conn(conn) => conn.call_timeout(),
             Target::Tx(tx) => tx.call_timeout(),
-            Target::Pinned(_, _, timeout) => *timeout,
+            Target::Pinned(_, _, timeout, _) => *timeout,
         }
     }
 }
@@ -329,13 +339,10 @@ pub(super) async fn query_rows(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<(Statement, Vec<tokio_postgres::Row>)> {
-    let conn = target.lease_shared().await?;
-    let client = conn.client();
-    run(&conn, sql, target.call_timeout(), |st| async move {
-        let rows = client.query(&st, params).await?;
-        Ok((st, rows))
-    })
-    .await
+    // Built statements are never blank.
+    query_rendered(target, sql, params)
+        .await?
+        .ok_or_else(|| Error::NotFound(sql.into()))
 }
 
 /// Runs a rendered statement and returns the rows it affected.
@@ -344,12 +351,7 @@ pub(super) async fn execute(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64> {
-    let conn = target.lease_shared().await?;
-    let client = conn.client();
-    run(&conn, sql, target.call_timeout(), |st| async move {
-        client.execute(&st, params).await
-    })
-    .await
+    execute_rendered(target, sql, params).await
 }
 
 /// Decodes rows into `R`, resolving and checking columns once (per statement

@@ -475,9 +475,10 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
         let built = self.built(&self.shape)?;
         let params = self.params(&built);
         let sql = crate::template::Rendered::Expanded(Arc::from(built.sql.as_str()));
-        let timeout = self.target.call_timeout();
-        let conn = self.target.lease_owned().await?;
-        let rows = crate::executor::stream_on(conn, sql, &params, timeout).await?;
+        let lease = self.target.lease_owned().await?;
+        let inner =
+            crate::executor::start_stream(&lease, self.target.stmt(&built.sql), &params).await?;
+        let rows = crate::executor::RowStream::new(inner, lease, sql);
         let mut indices: Option<Vec<usize>> = built.indices.get().cloned();
         Ok(rows.map(move |row| {
             let row = row?;

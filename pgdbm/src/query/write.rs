@@ -308,6 +308,10 @@ impl<'e, T: Table> Insert<'e, T> {
             (MAX_PARAMS / columns.len()).max(1)
         };
         let decode = returning.is_some();
+        if self.rows.is_empty() {
+            // `INSERT .. VALUES` needs a row: nothing to send.
+            return Ok((0, Vec::new()));
+        }
         if self.rows.len() <= per_statement {
             let shape = self.shape(self.rows.len(), returning);
             return insert_chunk(&self.target, self.rows, &columns, shape, decode).await;
@@ -317,8 +321,13 @@ impl<'e, T: Table> Insert<'e, T> {
         // flight at once.
         let per_chunk = ROWS_PER_INSERT.min(per_statement);
         let timeout = self.target.call_timeout();
-        let conn = self.target.lease_owned().await?;
-        let pinned = Target::Pinned(&conn, self.target.templates(), timeout);
+        let lease = self.target.lease_owned().await?;
+        let pinned = Target::Pinned(
+            &lease,
+            self.target.templates(),
+            timeout,
+            self.target.session(),
+        );
         // A window of statements in flight, without a closure per chunk:
         // a closure over borrowed chunks keeps the future from being Send.
         let work = async {
@@ -340,7 +349,7 @@ impl<'e, T: Table> Insert<'e, T> {
             }
             Ok((total, decoded))
         };
-        crate::executor::atomically(&conn, timeout, work).await
+        crate::executor::atomically(&lease, timeout, work).await
     }
 
     /// Runs the insert; returns the rows inserted.

@@ -1,0 +1,248 @@
+//! The one call guard. Every statement pgdbm sends, raw, typed, bulk, COPY,
+//! stream or transaction control, goes through [`guarded`]: it waits until
+//! the connection is settled, marks the call in flight, applies the call's
+//! deadline, hands a call that is cut off (deadline passed, future dropped)
+//! to the connection's recovery, counts the query and records what the
+//! outcome means for the connection. [`run`] adds what every prepared
+//! statement needs on top: the session check, the statement cache, and the
+//! retry of a stale plan.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio_postgres::Statement;
+use tokio_postgres::error::SqlState;
+
+use crate::conn::Lease;
+use crate::connection::{ConnInner, SESSION_CLEAN, SESSION_DISCARD, SESSION_RESET};
+use crate::error::{Error, Result};
+use crate::lex;
+
+/// What an executor does with SQL that would change the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Session {
+    /// A `Database`: its statements do not own their connection, so such
+    /// SQL is refused before it is sent.
+    Refuse,
+    /// A `Conn` or a transaction: allowed, and the connection is reset (or
+    /// discarded) before anyone else gets it.
+    Track,
+    /// pgdbm's own statements, which never change the session.
+    Internal,
+}
+
+impl Session {
+    /// Applies the verdict of `sql` (one of the `SESSION_*` values).
+    fn apply(self, conn: &ConnInner, sql: &str, verdict: u8) -> Result<()> {
+        if verdict == SESSION_CLEAN {
+            return Ok(());
+        }
+        match self {
+            Session::Refuse => lex::refuse_session_state(sql),
+            Session::Track => {
+                conn.note_session(verdict);
+                Ok(())
+            }
+            Session::Internal => Ok(()),
+        }
+    }
+
+    /// Checks SQL that is not prepared through the statement cache.
+    pub(crate) fn check(self, conn: &ConnInner, sql: &str) -> Result<()> {
+        if self == Session::Internal {
+            return Ok(());
+        }
+        self.apply(conn, sql, verdict(sql))
+    }
+}
+
+/// What `sql` does to the session, as one of the `SESSION_*` values.
+fn verdict(sql: &str) -> u8 {
+    match lex::session_statement(sql) {
+        None => SESSION_CLEAN,
+        Some((keyword, _)) if keyword.eq_ignore_ascii_case("prepare") => SESSION_DISCARD,
+        Some(_) => SESSION_RESET,
+    }
+}
+
+/// One statement as an executor sends it: the SQL (already expanded), the
+/// client-side deadline and the session rule.
+#[derive(Clone, Copy)]
+pub(crate) struct Stmt<'s> {
+    pub(crate) sql: &'s str,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) session: Session,
+}
+
+/// How a cut-off call leaves its connection. Set by work that passes
+/// through a moment where a cancel cannot bring the connection back in
+/// step (a COPY the server has not yet accepted or refused; see
+/// `copy::start_copy_in`).
+#[derive(Debug, Default)]
+pub(crate) struct Fragile {
+    now: AtomicBool,
+    doomed: AtomicBool,
+}
+
+impl Fragile {
+    /// Whether a cut-off now must discard the connection.
+    pub(crate) fn set(&self, fragile: bool) {
+        self.now.store(fragile, Ordering::Release);
+    }
+
+    /// The connection is out of step: nothing more is sent on it.
+    pub(crate) fn doom(&self) {
+        self.doomed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn doomed(&self) -> bool {
+        self.doomed.load(Ordering::Acquire)
+    }
+}
+
+/// A call in flight on `lease`. Dropped before [`finish`](Flight::finish),
+/// the call was cut off: an exclusive connection goes to its recovery task
+/// (cancel, confirm, drain), a shared one keeps the call's slot until the
+/// server has answered it.
+pub(crate) struct Flight<'a> {
+    lease: &'a Lease<'a>,
+    fragile: Option<&'a Fragile>,
+    done: bool,
+}
+
+impl<'a> Flight<'a> {
+    pub(crate) fn start(lease: &'a Lease<'a>, fragile: Option<&'a Fragile>) -> Self {
+        lease.sent();
+        Flight {
+            lease,
+            fragile,
+            done: false,
+        }
+    }
+
+    /// The server answered.
+    pub(crate) fn finish(mut self) {
+        self.done = true;
+        self.lease.answered();
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let discard = self.fragile.is_some_and(|f| f.now.load(Ordering::Acquire));
+            self.lease.cut_off(discard);
+        }
+    }
+}
+
+/// Runs `work` (requests on `lease`) as one call: see the module docs.
+/// The deadline covers the wait for the connection to settle too, so no
+/// call waits past it.
+pub(crate) async fn guarded<T>(
+    lease: &Lease<'_>,
+    sql: &str,
+    timeout: Option<Duration>,
+    fragile: Option<&Fragile>,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let call = async {
+        lease.settle().await?;
+        // Dropped unfinished with this future when the deadline passes.
+        let flight = Flight::start(lease, fragile);
+        let result = work.await;
+        if let Err(e) = &result {
+            lease.note_error(e);
+        }
+        flight.finish();
+        result
+    };
+    let result = match timeout {
+        None => call.await,
+        Some(limit) => tokio::time::timeout(limit, call)
+            .await
+            .unwrap_or_else(|_| Err(Error::timeout(limit, Some(sql)))),
+    };
+    lease.count_query();
+    result
+}
+
+/// The server no longer accepts a cached plan: DDL changed the result type
+/// of a statement (`RevalidateCachedQuery`), or the statement is gone.
+fn is_stale_plan(err: &tokio_postgres::Error) -> bool {
+    match err.as_db_error() {
+        Some(db) if *db.code() == SqlState::FEATURE_NOT_SUPPORTED => {
+            db.routine() == Some("RevalidateCachedQuery")
+        }
+        Some(db) => *db.code() == SqlState::INVALID_SQL_STATEMENT_NAME,
+        None => false,
+    }
+}
+
+/// The prepared statement for `stmt`, its session rule applied.
+pub(crate) async fn prepared(conn: &ConnInner, stmt: Stmt<'_>) -> Result<Statement> {
+    let check = || {
+        let verdict = if stmt.session == Session::Internal {
+            SESSION_CLEAN
+        } else {
+            verdict(stmt.sql)
+        };
+        stmt.session.apply(conn, stmt.sql, verdict)?;
+        Ok(verdict)
+    };
+    let (statement, verdict) = conn.statement(stmt.sql, check).await?;
+    stmt.session.apply(conn, stmt.sql, verdict)?;
+    Ok(statement)
+}
+
+/// The prepared statement for SQL of pgdbm's own.
+pub(crate) async fn internal_statement(conn: &ConnInner, sql: &str) -> Result<Statement> {
+    let stmt = Stmt {
+        sql,
+        timeout: None,
+        session: Session::Internal,
+    };
+    prepared(conn, stmt).await
+}
+
+/// Runs one prepared statement on `lease` through the guard: cached
+/// prepare (session rule applied), `op` on it, and one retry on a stale
+/// plan where no transaction would be left half done. A stale plan is
+/// forgotten in any case, so the next use prepares it afresh.
+pub(crate) async fn run<T, F, Fut>(lease: &Lease<'_>, stmt: Stmt<'_>, op: F) -> Result<T>
+where
+    F: Fn(Statement) -> Fut,
+    Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    let sql = stmt.sql;
+    guarded(lease, sql, stmt.timeout, None, async {
+        let statement = prepared(lease, stmt).await?;
+        match op(statement).await {
+            Err(e) if is_stale_plan(&e) => {
+                lease.forget_statement(sql);
+                if lease.tx_depth() > 0 {
+                    return Err(Error::from_driver(e, Some(sql)));
+                }
+                let statement = prepared(lease, stmt).await?;
+                op(statement).await
+            }
+            other => other,
+        }
+        .map_err(|e| Error::from_driver(e, Some(sql)))
+    })
+    .await
+}
+
+/// A simple-protocol command of pgdbm's own (transaction control, COPY
+/// scopes) through the guard.
+pub(crate) async fn batch(lease: &Lease<'_>, sql: &str, timeout: Option<Duration>) -> Result<()> {
+    guarded(lease, sql, timeout, None, async {
+        lease
+            .client()
+            .batch_execute(sql)
+            .await
+            .map_err(|e| Error::from_driver(e, Some(sql)))
+    })
+    .await
+}
