@@ -14,7 +14,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use crate::config::{DatabaseConfig, SslMode};
 use crate::copy::ColumnCache;
 use crate::database::Database;
-use crate::error::{Error, Result};
+use crate::error::{ConnectTarget, Error, Result};
 use crate::ident;
 use crate::statement_cache::StatementCache;
 use crate::template::TemplateCache;
@@ -149,7 +149,10 @@ impl PgConnection {
         statement_cache_size: usize,
         shared: bool,
     ) -> Result<PgConnection> {
-        let (client, connection) = pg.connect(NoTls).await.map_err(Error::connect)?;
+        let (client, connection) = pg
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::connect_to(e, &ConnectTarget::of(pg)))?;
         let task = tokio::spawn(async move {
             // The connection's error surfaces to callers through the client.
             let _ = connection.await;
@@ -532,7 +535,9 @@ impl SharedPool {
     }
 
     /// Opens `min_connections` eagerly; the first with retry and backoff so
-    /// a server that is still starting does not fail the service.
+    /// a server that is still starting does not fail the service. Errors
+    /// that retrying cannot mend (refused credentials, an unknown database)
+    /// return at once; the last connect error says how many times it tried.
     async fn warm_up(&self) -> Result<()> {
         let config = &self.inner.config;
         let mut delay = config.retry_delay;
@@ -547,7 +552,7 @@ impl SharedPool {
                         .mul_f64(config.retry_backoff)
                         .min(config.retry_max_delay);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.with_attempts(attempt + 1)),
             }
         };
         let rest = config.min_connections.saturating_sub(1);
@@ -571,14 +576,16 @@ impl SharedPool {
             managed::PoolError::Timeout(managed::TimeoutType::Wait) => {
                 Error::PoolTimeout(self.inner.config.acquire_timeout.unwrap_or_default())
             }
-            managed::PoolError::Timeout(_) => Error::Connect(Box::new(
-                crate::error::DriverError::message_only("timed out opening a connection"),
-            )),
+            managed::PoolError::Timeout(_) => Error::connect_failed(
+                &ConnectTarget::from_config(&self.inner.config),
+                "timed out opening a connection",
+            ),
             managed::PoolError::Closed => Error::PoolClosed,
             managed::PoolError::Backend(e) => e,
-            managed::PoolError::PostCreateHook(e) => Error::Connect(Box::new(
-                crate::error::DriverError::message_only(e.to_string()),
-            )),
+            managed::PoolError::PostCreateHook(e) => Error::connect_failed(
+                &ConnectTarget::from_config(&self.inner.config),
+                e.to_string(),
+            ),
             managed::PoolError::NoRuntimeSpecified => Error::config("runtime", "no runtime"),
         })
     }
