@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::error::{DriverError, Error, Result};
+use crate::error::{ConnectTarget, DriverError, Error, Result};
 use crate::ident;
 use crate::statement_cache::StatementCache;
 
@@ -211,7 +211,10 @@ impl PgConnection {
         init_commands: &[String],
         statement_cache_size: usize,
     ) -> Result<PgConnection> {
-        let (client, connection) = pg.connect(NoTls).await.map_err(Error::connect)?;
+        let (client, connection) = pg
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::connect_to(e, &ConnectTarget::of(pg)))?;
         let task = tokio::spawn(async move {
             // The connection's error surfaces to callers through the client.
             let _ = connection.await;
@@ -311,10 +314,14 @@ impl PgConnection {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             match wait {
-                // The task ended without saying so (its runtime shut down):
-                // nothing is known of the connection.
-                Some(mut wait) if wait.wait_for(|done| *done).await.is_err() => self.mark_broken(),
-                Some(_) => {}
+                Some(mut wait) => {
+                    let told = wait.wait_for(|done| *done).await.is_ok();
+                    if !told {
+                        // The task ended without saying so (its runtime
+                        // shut down): nothing is known of the connection.
+                        self.mark_broken();
+                    }
+                }
                 None if self.needs_settling() => self.start_recovery(),
                 None => {}
             }

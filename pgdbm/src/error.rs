@@ -85,15 +85,30 @@ pub enum Error {
     /// The pool was closed with [`Database::close`](crate::Database::close).
     #[error("the connection pool is closed")]
     PoolClosed,
-    /// A new connection could not be opened.
-    #[error("could not connect: {0}")]
-    Connect(Box<DriverError>),
+    /// A new connection could not be opened: the server could not be
+    /// reached, or the connection broke during startup. Names where pgdbm
+    /// tried and how many times. Retryable.
+    #[error("{0}")]
+    Connect(Box<ConnectError>),
+    /// The server refused the credentials: a wrong password (SQLSTATE
+    /// 28P01), a role that does not exist or is not allowed in by
+    /// `pg_hba.conf` (28000), or a password the server asked for and the
+    /// configuration lacks. Not retryable: trying again cannot help.
+    #[error("authentication failed: {0}")]
+    Authentication(Box<DatabaseError>),
+    /// The database named in the configuration does not exist (SQLSTATE
+    /// 3D000). Not retryable.
+    #[error("unknown database: {0}")]
+    UnknownDatabase(Box<DatabaseError>),
     /// The connection broke while a call was using it. Retryable: the
     /// statement may or may not have been applied.
     #[error("connection lost: {0}")]
     ConnectionClosed(Box<DriverError>),
     /// A parameter could not be encoded for its placeholder (wrong Rust type
-    /// for the server's type, or the wrong number of parameters).
+    /// for the server's type, the wrong number of parameters, more than
+    /// 65,535 of them, or one value over PostgreSQL's 1 GiB limit). Nothing
+    /// of the statement's execution was sent; [`DriverError::parameter`]
+    /// names the parameter where there is one.
     #[error("invalid query parameter: {0}")]
     Parameter(Box<DriverError>),
     /// Another client-side error of the driver.
@@ -110,6 +125,12 @@ pub enum Error {
     #[error("{0}")]
     Template(Box<TemplateError>),
 
+    /// `COMMIT` was answered with `ROLLBACK`: a statement in the transaction
+    /// had failed (and its error was not passed on), so the server rolled
+    /// the whole transaction back. Carries the SQL sent. Not retryable as
+    /// such: the work must be redone from the start of the transaction.
+    #[error("{0} did not commit: the transaction had failed and was rolled back")]
+    RolledBack(Box<str>),
     /// A query that must return a row returned none.
     #[error("query returned no rows: {0}")]
     NotFound(Box<str>),
@@ -145,8 +166,9 @@ impl Error {
     }
 
     /// Whether trying the same work again may succeed: serialization
-    /// failures, deadlocks, lost connections, pool timeouts and server
-    /// shutdowns.
+    /// failures, deadlocks, lost connections, unreachable servers, pool
+    /// timeouts and server shutdowns. Refused credentials and unknown
+    /// databases are not: they stay wrong until someone changes them.
     ///
     /// ```
     /// assert!(pgdbm::Error::PoolTimeout(std::time::Duration::from_secs(1)).is_retryable());
@@ -159,6 +181,7 @@ impl Error {
             | Error::ConnectionClosed(_)
             | Error::Connect(_)
             | Error::PoolTimeout(_) => true,
+            Error::Authentication(_) | Error::UnknownDatabase(_) | Error::RolledBack(_) => false,
             other => other.sqlstate().is_some_and(is_connection_class),
         }
     }
@@ -181,6 +204,8 @@ impl Error {
             | Error::UndefinedTable(e)
             | Error::UndefinedColumn(e)
             | Error::Syntax(e)
+            | Error::Authentication(e)
+            | Error::UnknownDatabase(e)
             | Error::Database(e) => Some(e),
             _ => None,
         }
@@ -211,7 +236,7 @@ impl Error {
     /// ```
     pub fn sql(&self) -> Option<&str> {
         match self {
-            Error::NotFound(sql) | Error::TooManyRows(sql) => Some(sql),
+            Error::NotFound(sql) | Error::TooManyRows(sql) | Error::RolledBack(sql) => Some(sql),
             Error::Timeout(t) => t.sql.as_deref(),
             Error::ConnectionClosed(e) | Error::Parameter(e) | Error::Driver(e) => e.sql.as_deref(),
             other => other.database_error().and_then(|e| e.sql.as_deref()),
@@ -256,25 +281,94 @@ impl Error {
         }))
     }
 
-    /// Maps an error that happened while opening a connection.
+    /// Maps an error that happened while opening a connection, where the
+    /// target is not at hand. Prefer [`connect_to`](Self::connect_to),
+    /// whose message says where pgdbm tried.
     pub(crate) fn connect(err: tokio_postgres::Error) -> Self {
-        if err.as_db_error().is_some() {
-            Self::from_driver(err, None)
-        } else {
-            Error::Connect(Box::new(DriverError::new(err, None)))
+        Self::connect_attempt(err, None)
+    }
+
+    /// Maps an error that happened while opening a connection to `target`
+    /// (one attempt; see [`with_attempts`](Self::with_attempts)). Refused
+    /// credentials and an unknown database get their own variants, with
+    /// the target in their message.
+    pub(crate) fn connect_to(err: tokio_postgres::Error, target: &ConnectTarget) -> Self {
+        Self::connect_attempt(err, Some(target))
+    }
+
+    fn connect_attempt(err: tokio_postgres::Error, target: Option<&ConnectTarget>) -> Self {
+        if let Some(db) = err.as_db_error() {
+            let mut e = DatabaseError::of(db, None);
+            e.target = target.cloned();
+            return Self::classify(Box::new(e));
         }
+        let message = with_causes(&err);
+        // The driver's own check, before any server error: the server asked
+        // for a password and the configuration has none. As final as a
+        // wrong one, so it must not be retried like an unreachable server.
+        if message.ends_with("password missing") {
+            let mut db = DatabaseError::synthetic(
+                SqlState::INVALID_PASSWORD,
+                "the server asked for a password and the configuration has none",
+            );
+            db.target = target.cloned();
+            return Error::Authentication(Box::new(db));
+        }
+        Error::Connect(Box::new(ConnectError {
+            target: target.cloned(),
+            attempts: 1,
+            message,
+            source: Some(Box::new(err)),
+        }))
+    }
+
+    /// A connection to `target` that failed without a driver error (a
+    /// timeout, a failed start-up hook).
+    pub(crate) fn connect_failed(target: &ConnectTarget, message: impl Into<String>) -> Self {
+        Error::Connect(Box::new(ConnectError {
+            target: Some(target.clone()),
+            attempts: 1,
+            message: message.into(),
+            source: None,
+        }))
+    }
+
+    /// Records how many times the connection was tried, for the message of
+    /// an [`Error::Connect`]; other errors are returned unchanged.
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        if let Error::Connect(e) = &mut self {
+            e.attempts = attempts;
+        }
+        self
+    }
+
+    /// The error a `COMMIT` gets when the server answers it with the tag
+    /// `ROLLBACK`.
+    pub(crate) fn rolled_back(sql: &str) -> Self {
+        Error::RolledBack(sql.into())
+    }
+
+    /// A parameter pgdbm refuses before sending anything.
+    pub(crate) fn parameter(index: Option<usize>, message: String, sql: &str) -> Self {
+        Error::Parameter(Box::new(DriverError {
+            message,
+            sql: Some(sql.to_owned()),
+            parameter: index,
+            source: None,
+        }))
     }
 
     /// Maps a driver error, attaching the SQL that was running.
     pub(crate) fn from_driver(err: tokio_postgres::Error, sql: Option<&str>) -> Self {
         let Some(db) = err.as_db_error() else {
+            if let Some(index) = serialized_parameter(&err) {
+                return Error::Parameter(Box::new(DriverError::serializing(err, index, sql)));
+            }
             let closed = err.is_closed();
             let driver = Box::new(DriverError::new(err, sql));
             return if closed {
                 Error::ConnectionClosed(driver)
-            } else if driver.message.starts_with("error serializing parameter")
-                || driver.message.contains("parameters but")
-            {
+            } else if driver.message.contains("parameters but") {
                 Error::Parameter(driver)
             } else if driver
                 .message
@@ -286,19 +380,12 @@ impl Error {
                 Error::Driver(driver)
             };
         };
-        let e = Box::new(DatabaseError {
-            code: db.code().code().to_owned(),
-            message: db.message().to_owned(),
-            detail: db.detail().map(str::to_owned),
-            hint: db.hint().map(str::to_owned),
-            schema: db.schema().map(str::to_owned),
-            table: db.table().map(str::to_owned),
-            column: db.column().map(str::to_owned),
-            constraint: db.constraint().map(str::to_owned),
-            context: db.where_().map(str::to_owned),
-            sql: sql.map(str::to_owned),
-        });
-        let code = db.code();
+        Self::classify(Box::new(DatabaseError::of(db, sql)))
+    }
+
+    /// The variant for a server error, by SQLSTATE.
+    fn classify(e: Box<DatabaseError>) -> Self {
+        let code = &SqlState::from_code(&e.code);
         if *code == SqlState::UNIQUE_VIOLATION {
             Error::UniqueViolation(e)
         } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
@@ -321,6 +408,12 @@ impl Error {
             Error::UndefinedColumn(e)
         } else if *code == SqlState::SYNTAX_ERROR {
             Error::Syntax(e)
+        } else if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            Error::Authentication(e)
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            Error::UnknownDatabase(e)
         } else {
             Error::Database(e)
         }
@@ -331,18 +424,9 @@ impl Error {
     /// A server error pgdbm reports on the server's behalf, for a statement
     /// it did not send because the server would refuse it.
     pub(crate) fn database(code: SqlState, message: &str, sql: &str) -> Error {
-        Error::Database(Box::new(DatabaseError {
-            code: code.code().to_owned(),
-            message: message.to_owned(),
-            detail: None,
-            hint: None,
-            schema: None,
-            table: None,
-            column: None,
-            constraint: None,
-            context: None,
-            sql: Some(sql.to_owned()),
-        }))
+        let mut e = DatabaseError::synthetic(code, message);
+        e.sql = Some(sql.to_owned());
+        Error::Database(Box::new(e))
     }
 
     /// A missing schema, named in a table reference, as the missing table
@@ -370,6 +454,19 @@ pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     message
+}
+
+/// The index of the parameter a driver error failed to encode: the
+/// driver's only sign of it is its message, "error serializing parameter 3".
+fn serialized_parameter(err: &tokio_postgres::Error) -> Option<usize> {
+    parameter_index(&err.to_string())
+}
+
+fn parameter_index(message: &str) -> Option<usize> {
+    message
+        .strip_prefix("error serializing parameter ")?
+        .parse()
+        .ok()
 }
 
 /// Connection exceptions (class 08) and server shutdowns (57P01..57P03).
@@ -400,9 +497,45 @@ pub struct DatabaseError {
     constraint: Option<String>,
     context: Option<String>,
     sql: Option<String>,
+    /// Where pgdbm was connecting, for errors of the connection's startup.
+    target: Option<ConnectTarget>,
 }
 
 impl DatabaseError {
+    fn of(db: &tokio_postgres::error::DbError, sql: Option<&str>) -> Self {
+        DatabaseError {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+            schema: db.schema().map(str::to_owned),
+            table: db.table().map(str::to_owned),
+            column: db.column().map(str::to_owned),
+            constraint: db.constraint().map(str::to_owned),
+            context: db.where_().map(str::to_owned),
+            sql: sql.map(str::to_owned),
+            target: None,
+        }
+    }
+
+    /// An error pgdbm reports in the server's terms without the server
+    /// having sent it.
+    fn synthetic(code: SqlState, message: &str) -> Self {
+        DatabaseError {
+            code: code.code().to_owned(),
+            message: message.to_owned(),
+            detail: None,
+            hint: None,
+            schema: None,
+            table: None,
+            column: None,
+            constraint: None,
+            context: None,
+            sql: None,
+            target: None,
+        }
+    }
+
     /// The server's CONTEXT line (for a failed COPY, the line that failed:
     /// `COPY t, line 701`).
     ///
@@ -568,22 +701,24 @@ impl fmt::Display for DatabaseError {
         if let Some(sql) = &self.sql {
             write!(f, "; query: {sql}")?;
         }
+        if let Some(target) = &self.target {
+            write!(f, "; connecting to {target}")?;
+        }
         Ok(())
     }
 }
 
 /// A client-side error of the driver (I/O, protocol, parameter encoding).
 ///
-/// It comes with [`Error::Connect`], [`Error::ConnectionClosed`],
-/// [`Error::Parameter`] and [`Error::Driver`].
+/// It comes with [`Error::ConnectionClosed`], [`Error::Parameter`] and
+/// [`Error::Driver`].
 ///
 /// ```no_run
-/// # async fn f() -> pgdbm::Result<()> {
-/// let config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
-/// match pgdbm::Database::connect(config).await {
-///     Err(pgdbm::Error::Connect(e)) => eprintln!("cannot reach the server: {e}"),
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// match db.execute("UPDATE {{tables.users}} SET age = $1 WHERE id = $2", &[&41i32, &"seven"]).await {
+///     Err(pgdbm::Error::Parameter(e)) => assert_eq!(e.parameter(), Some(1)),
 ///     Err(e) => return Err(e),
-///     Ok(db) => db.close().await,
+///     Ok(_) => {}
 /// }
 /// # Ok(()) }
 /// ```
@@ -591,6 +726,8 @@ impl fmt::Display for DatabaseError {
 pub struct DriverError {
     message: String,
     sql: Option<String>,
+    /// The parameter at fault (from 0), for parameter errors.
+    parameter: Option<usize>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -599,6 +736,22 @@ impl DriverError {
         DriverError {
             message: with_causes(&err),
             sql: sql.map(str::to_owned),
+            parameter: None,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// Parameter `index` could not be encoded: the message names it as the
+    /// caller wrote it (`$1` for index 0) and says why, without the
+    /// driver's "error serializing" preamble.
+    fn serializing(err: tokio_postgres::Error, index: usize, sql: Option<&str>) -> Self {
+        let why = std::error::Error::source(&err)
+            .map(with_causes)
+            .unwrap_or_else(|| "it could not be encoded".to_owned());
+        DriverError {
+            message: format!("parameter {index} (${}): {why}", index + 1),
+            sql: sql.map(str::to_owned),
+            parameter: Some(index),
             source: Some(Box::new(err)),
         }
     }
@@ -607,8 +760,25 @@ impl DriverError {
         DriverError {
             message: message.into(),
             sql: None,
+            parameter: None,
             source: None,
         }
+    }
+
+    /// The parameter at fault, by index from 0 (`Some(0)` is `$1`), when
+    /// the error is about one parameter.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.execute("UPDATE {{tables.users}} SET age = $1", &[&"forty"]).await {
+    ///     Err(pgdbm::Error::Parameter(e)) => assert_eq!(e.parameter(), Some(0)),
+    ///     Err(e) => return Err(e),
+    ///     Ok(_) => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn parameter(&self) -> Option<usize> {
+        self.parameter
     }
 
     /// What went wrong, with the driver's causes.
@@ -616,7 +786,7 @@ impl DriverError {
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
     /// match db.execute("UPDATE {{tables.users}} SET age = $1", &[&"forty"]).await {
-    ///     // "error serializing parameter 0: cannot convert between the Rust type `&str` and the Postgres type `int4`"
+    ///     // "parameter 0 ($1): cannot convert between the Rust type `&str` and the Postgres type `int4`"
     ///     Err(pgdbm::Error::Parameter(e)) => eprintln!("{}", e.message()),
     ///     Err(e) => return Err(e),
     ///     Ok(_) => {}
@@ -655,6 +825,177 @@ impl fmt::Display for DriverError {
 }
 
 impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+/// Where pgdbm tried to connect: the first host of the configuration, its
+/// port and the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnectTarget {
+    host: String,
+    port: u16,
+    database: String,
+    /// `host` is the directory of a Unix socket.
+    socket: bool,
+}
+
+impl ConnectTarget {
+    /// The target of a driver configuration, with the driver's defaults
+    /// (port 5432, the database named like the user) where it sets none.
+    pub(crate) fn of(pg: &tokio_postgres::Config) -> Self {
+        use tokio_postgres::config::Host;
+        let (host, socket) = match pg.get_hosts().first() {
+            Some(Host::Tcp(host)) => (host.clone(), false),
+            #[cfg(unix)]
+            Some(Host::Unix(dir)) => (dir.display().to_string(), true),
+            None => ("localhost".to_owned(), false),
+        };
+        ConnectTarget {
+            host,
+            port: pg.get_ports().first().copied().unwrap_or(5432),
+            database: pg
+                .get_dbname()
+                .or_else(|| pg.get_user())
+                .unwrap_or_default()
+                .to_owned(),
+            socket,
+        }
+    }
+
+    /// The target of a pgdbm configuration.
+    pub(crate) fn from_config(config: &crate::DatabaseConfig) -> Self {
+        Self::of(&config.pg_config(None))
+    }
+}
+
+impl fmt::Display for ConnectTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.socket {
+            // As psql names it, so the path can be checked as written.
+            write!(f, "socket \"{}/.s.PGSQL.{}\"", self.host, self.port)?;
+        } else if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)?;
+        } else {
+            write!(f, "{}:{}", self.host, self.port)?;
+        }
+        write!(f, " (database \"{}\")", self.database)
+    }
+}
+
+/// Details of [`Error::Connect`]: where pgdbm tried, how often, and why it
+/// failed.
+///
+/// ```no_run
+/// # async fn f() -> pgdbm::Result<()> {
+/// let config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
+/// match pgdbm::Database::connect(config).await {
+///     // could not connect to localhost:1 (database "app") after 4 attempts: error connecting to server: Connection refused (os error 111)
+///     Err(pgdbm::Error::Connect(e)) => eprintln!("{e}"),
+///     Err(e) => return Err(e),
+///     Ok(db) => db.close().await,
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ConnectError {
+    target: Option<ConnectTarget>,
+    attempts: u32,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ConnectError {
+    /// The host tried: a name, an address, or a Unix socket's directory
+    /// (empty only where pgdbm did not know it).
+    ///
+    /// ```no_run
+    /// # async fn f(config: pgdbm::DatabaseConfig) -> pgdbm::Result<()> {
+    /// if let Err(pgdbm::Error::Connect(e)) = pgdbm::Database::connect(config).await {
+    ///     eprintln!("is the server at {}:{} up?", e.host(), e.port());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn host(&self) -> &str {
+        self.target.as_ref().map_or("", |t| &t.host)
+    }
+
+    /// The port tried (0 only where pgdbm did not know it).
+    ///
+    /// ```no_run
+    /// # async fn f(config: pgdbm::DatabaseConfig) -> pgdbm::Result<()> {
+    /// if let Err(pgdbm::Error::Connect(e)) = pgdbm::Database::connect(config).await {
+    ///     assert_ne!(e.port(), 0);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn port(&self) -> u16 {
+        self.target.as_ref().map_or(0, |t| t.port)
+    }
+
+    /// The database the connection was for.
+    ///
+    /// ```no_run
+    /// # async fn f() -> pgdbm::Result<()> {
+    /// let config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
+    /// if let Err(pgdbm::Error::Connect(e)) = pgdbm::Database::connect(config).await {
+    ///     assert_eq!(e.database(), "app");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn database(&self) -> &str {
+        self.target.as_ref().map_or("", |t| &t.database)
+    }
+
+    /// How many times the connection was tried: `retry_attempts + 1` when
+    /// the pool's first connection never came up, 1 for a connection
+    /// opened later (the pool growing).
+    ///
+    /// ```no_run
+    /// # async fn f() -> pgdbm::Result<()> {
+    /// let mut config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
+    /// config.retry_attempts = 2;
+    /// if let Err(pgdbm::Error::Connect(e)) = pgdbm::Database::connect(config).await {
+    ///     assert_eq!(e.attempts(), 3);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Why the last attempt failed, with the driver's causes.
+    ///
+    /// ```no_run
+    /// # async fn f() -> pgdbm::Result<()> {
+    /// let config = pgdbm::DatabaseConfig::from_url("postgres://localhost:1/app")?;
+    /// if let Err(pgdbm::Error::Connect(e)) = pgdbm::Database::connect(config).await {
+    ///     eprintln!("{}", e.message()); // "error connecting to server: Connection refused (os error 111)"
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("could not connect")?;
+        if let Some(target) = &self.target {
+            write!(f, " to {target}")?;
+        }
+        let plural = if self.attempts == 1 { "" } else { "s" };
+        write!(
+            f,
+            " after {} attempt{plural}: {}",
+            self.attempts, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|e| e as _)
     }
@@ -883,9 +1224,119 @@ impl fmt::Display for RowMappingError {
 mod tests {
     use super::*;
 
+    fn tcp(host: &str, port: u16, database: &str) -> ConnectTarget {
+        ConnectTarget {
+            host: host.to_owned(),
+            port,
+            database: database.to_owned(),
+            socket: false,
+        }
+    }
+
     #[test]
     fn result_stays_small() {
+        // Three words: `Box<str>` (the SQL of NotFound, TooManyRows,
+        // RolledBack) is two, plus the tag.
         assert!(std::mem::size_of::<Result<()>>() <= 24);
+    }
+
+    #[test]
+    fn a_target_is_read_from_the_driver_config() {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("db.internal").port(6543).dbname("shop").user("app");
+        assert_eq!(ConnectTarget::of(&pg), tcp("db.internal", 6543, "shop"));
+
+        // The driver's defaults: port 5432 and a database named like the user.
+        let mut pg = tokio_postgres::Config::new();
+        pg.host("10.0.0.7").user("app");
+        assert_eq!(ConnectTarget::of(&pg), tcp("10.0.0.7", 5432, "app"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_socket_target_is_named_as_psql_names_it() {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host_path("/run/postgresql").port(5433).dbname("app");
+        assert_eq!(
+            ConnectTarget::of(&pg).to_string(),
+            r#"socket "/run/postgresql/.s.PGSQL.5433" (database "app")"#
+        );
+    }
+
+    #[test]
+    fn a_connect_error_says_where_and_how_often() {
+        let target = tcp("127.0.0.1", 5433, "app");
+        let err = Error::connect_failed(&target, "timed out opening a connection");
+        assert_eq!(
+            err.to_string(),
+            r#"could not connect to 127.0.0.1:5433 (database "app") after 1 attempt: timed out opening a connection"#
+        );
+        let err = err.with_attempts(4);
+        assert!(
+            err.to_string().starts_with(
+                r#"could not connect to 127.0.0.1:5433 (database "app") after 4 attempts: "#
+            ),
+            "{err}"
+        );
+        let Error::Connect(e) = &err else {
+            panic!("expected Error::Connect, got {err:?}");
+        };
+        assert_eq!(
+            (e.host(), e.port(), e.database(), e.attempts()),
+            ("127.0.0.1", 5433, "app", 4)
+        );
+        assert!(err.is_retryable());
+
+        let v6 = Error::connect_failed(&tcp("::1", 5432, "app"), "refused");
+        assert!(v6.to_string().contains("[::1]:5432"), "{v6}");
+    }
+
+    #[test]
+    fn attempts_are_recorded_only_on_connect_errors() {
+        let err = Error::PoolClosed.with_attempts(3);
+        assert!(matches!(err, Error::PoolClosed), "{err:?}");
+    }
+
+    #[test]
+    fn refused_credentials_and_unknown_databases_are_final() {
+        for (code, auth) in [
+            (SqlState::INVALID_PASSWORD, true),
+            (SqlState::INVALID_AUTHORIZATION_SPECIFICATION, true),
+            (SqlState::INVALID_CATALOG_NAME, false),
+        ] {
+            let mut db = DatabaseError::synthetic(code, "refused");
+            db.target = Some(tcp("127.0.0.1", 5432, "app"));
+            let err = Error::classify(Box::new(db));
+            if auth {
+                assert!(matches!(err, Error::Authentication(_)), "{err:?}");
+            } else {
+                assert!(matches!(err, Error::UnknownDatabase(_)), "{err:?}");
+            }
+            assert!(!err.is_retryable(), "{err:?}");
+            assert!(
+                err.to_string()
+                    .ends_with(r#"; connecting to 127.0.0.1:5432 (database "app")"#),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_commit_that_rolled_back_is_final_and_names_its_sql() {
+        let err = Error::rolled_back("COMMIT");
+        assert_eq!(
+            err.to_string(),
+            "COMMIT did not commit: the transaction had failed and was rolled back"
+        );
+        assert_eq!(err.sql(), Some("COMMIT"));
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn the_parameter_index_is_read_from_the_drivers_message() {
+        assert_eq!(parameter_index("error serializing parameter 3"), Some(3));
+        assert_eq!(parameter_index("error serializing parameter x"), None);
+        assert_eq!(parameter_index("error connecting to server"), None);
     }
 
     #[test]

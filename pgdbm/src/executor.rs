@@ -16,6 +16,7 @@ use tokio_postgres::types::{FromSqlOwned, ToSql, Type};
 use crate::call::{self, Session, Stmt, guarded, prepared};
 use crate::conn::Lease;
 use crate::error::{Error, Result};
+use crate::params::{Bounded, check_count};
 use crate::row::{ColumnIndex, Row, read_column};
 use crate::template::{Rendered, TemplateCache};
 use crate::{ident, lex};
@@ -59,10 +60,10 @@ pub(crate) trait Executor: Sync {
     }
 }
 
-fn driver_params<'a>(
-    params: &'a [&'a (dyn ToSql + Sync)],
-) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
-    params.iter().map(|p| *p as &dyn ToSql)
+/// `params` as the driver takes them, each refusing to encode past
+/// PostgreSQL's limit on a value (see `params`).
+fn bounded<'a>(params: &'a [&'a (dyn ToSql + Sync)]) -> impl ExactSizeIterator<Item = Bounded<'a>> {
+    params.iter().map(|p| Bounded(*p))
 }
 
 pub(crate) async fn execute<E: Executor>(ex: &E, sql: &str, params: Params<'_>) -> Result<u64> {
@@ -79,10 +80,11 @@ pub(crate) async fn execute_rendered<E: Executor>(
     if lex::is_blank(sql) {
         return Ok(0);
     }
+    check_count(params.len(), sql)?;
     let lease = ex.lease_shared().await?;
     let client = lease.client();
     call::run(&lease, ex.stmt(sql), |st| async move {
-        client.execute(&st, params).await
+        client.execute_raw(&st, bounded(params)).await
     })
     .await
 }
@@ -97,11 +99,12 @@ pub(crate) async fn query_rendered<E: Executor>(
     if lex::is_blank(sql) {
         return Ok(None);
     }
+    check_count(params.len(), sql)?;
     let lease = ex.lease_shared().await?;
     let client = lease.client();
     let result = call::run(&lease, ex.stmt(sql), |st| async move {
-        let rows = client.query(&st, params).await?;
-        Ok((st, rows))
+        let rows = client.query_raw(&st, bounded(params)).await?;
+        Ok((st, rows.try_collect().await?))
     })
     .await?;
     Ok(Some(result))
@@ -227,7 +230,8 @@ where
     loop {
         while in_flight.len() < PIPELINE_DEPTH {
             let Some(params) = rows.next() else { break };
-            in_flight.push_back(client.execute(&statement, params));
+            check_count(params.len(), stmt.sql)?;
+            in_flight.push_back(client.execute_raw(&statement, bounded(params)));
         }
         let Some(done) = in_flight.next().await else {
             return Ok(total);
@@ -280,7 +284,7 @@ where
             let statement = prepared(lease, stmt).await?;
             lease
                 .client()
-                .execute(&statement, &params)
+                .execute_raw(&statement, bounded(&params))
                 .await
                 .map_err(|e| Error::from_driver(e, Some(&sql)))
         })
@@ -357,9 +361,10 @@ pub(crate) async fn start_stream(
     stmt: Stmt<'_>,
     params: Params<'_>,
 ) -> Result<tokio_postgres::RowStream> {
+    check_count(params.len(), stmt.sql)?;
     let client = lease.client();
     call::run(lease, stmt, |st| async move {
-        client.query_raw(&st, driver_params(params)).await
+        client.query_raw(&st, bounded(params)).await
     })
     .await
 }

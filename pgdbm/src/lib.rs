@@ -47,6 +47,7 @@ mod fasthash;
 mod ident;
 mod lex;
 mod mux;
+mod params;
 mod pool;
 mod query;
 mod row;
@@ -62,8 +63,8 @@ pub use conn::Conn;
 pub use copy::{CopyOutStream, CopyRecord};
 pub use database::Database;
 pub use error::{
-    ConfigError, DatabaseError, DriverError, Error, IdentifierError, Result, RowMappingError,
-    SessionStateError, TemplateError, TimeoutError, UnqualifiedTableError,
+    ConfigError, ConnectError, DatabaseError, DriverError, Error, IdentifierError, Result,
+    RowMappingError, SessionStateError, TemplateError, TimeoutError, UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.

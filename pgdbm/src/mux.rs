@@ -39,7 +39,7 @@ use tokio::time::Instant;
 use crate::config::DatabaseConfig;
 use crate::conn::SharedLease;
 use crate::connection::{PgConnection, now_micros};
-use crate::error::{Error, Result};
+use crate::error::{ConnectTarget, Error, Result};
 use crate::pool::{Object, Pool, pool_error};
 
 /// A connection with requests in flight is stuck when it has not answered
@@ -60,6 +60,7 @@ pub(crate) struct Mux {
     statement_timeout: Option<Duration>,
     pool_statement_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    target: ConnectTarget,
     max: usize,
     depth: usize,
     conns: RwLock<Vec<Object>>,
@@ -115,6 +116,7 @@ impl Mux {
             statement_timeout,
             pool_statement_timeout: config.statement_timeout,
             connect_timeout: config.connect_timeout,
+            target: ConnectTarget::from_config(config),
             max,
             depth: config.multiplex_depth,
             conns: RwLock::new(Vec::new()),
@@ -297,7 +299,7 @@ impl Mux {
                 .pool
                 .timeout_get(&timeouts)
                 .await
-                .map_err(|e| pool_error(e, wait.unwrap_or_default()))?;
+                .map_err(|e| pool_error(e, wait.unwrap_or_default(), &self.target))?;
             if self.statement_timeout != self.pool_statement_timeout {
                 let ms = self.statement_timeout.map_or(0, |d| d.as_millis());
                 let sql = format!("SET statement_timeout = {ms}");

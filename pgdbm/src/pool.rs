@@ -12,7 +12,7 @@ use crate::config::{DatabaseConfig, SslMode};
 use crate::connection::PgConnection;
 use crate::copy::ColumnCache;
 use crate::database::Database;
-use crate::error::{Error, Result};
+use crate::error::{ConnectTarget, Error, Result};
 use crate::ident;
 use crate::template::TemplateCache;
 
@@ -165,7 +165,9 @@ impl SharedPool {
     }
 
     /// Opens `min_connections` eagerly; the first with retry and backoff so
-    /// a server that is still starting does not fail the service.
+    /// a server that is still starting does not fail the service. Errors
+    /// that retrying cannot mend (refused credentials, an unknown database)
+    /// return at once; the last connect error says how many times it tried.
     async fn warm_up(&self) -> Result<()> {
         let config = &self.inner.config;
         let mut delay = config.retry_delay;
@@ -180,7 +182,7 @@ impl SharedPool {
                         .mul_f64(config.retry_backoff)
                         .min(config.retry_max_delay);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.with_attempts(attempt + 1)),
             }
         };
         let rest = config.min_connections.saturating_sub(1);
@@ -200,11 +202,14 @@ impl SharedPool {
 
     /// A connection from the pool, mapped into pgdbm's errors.
     pub(crate) async fn get(&self) -> Result<Object> {
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|e| pool_error(e, self.inner.config.acquire_timeout.unwrap_or_default()))
+        let config = &self.inner.config;
+        self.inner.pool.get().await.map_err(|e| {
+            pool_error(
+                e,
+                config.acquire_timeout.unwrap_or_default(),
+                &ConnectTarget::from_config(config),
+            )
+        })
     }
 
     /// A manager on this pool for `schema` (`None`: no qualification, and
@@ -310,18 +315,20 @@ impl SharedPool {
 }
 
 /// A pool error as pgdbm's; `waited` is how long a caller waited for a
-/// free connection.
-pub(crate) fn pool_error(e: managed::PoolError<Error>, waited: Duration) -> Error {
+/// free connection, `target` the server it was opening one to.
+pub(crate) fn pool_error(
+    e: managed::PoolError<Error>,
+    waited: Duration,
+    target: &ConnectTarget,
+) -> Error {
     match e {
         managed::PoolError::Timeout(managed::TimeoutType::Wait) => Error::PoolTimeout(waited),
-        managed::PoolError::Timeout(_) => Error::Connect(Box::new(
-            crate::error::DriverError::message_only("timed out opening a connection"),
-        )),
+        managed::PoolError::Timeout(_) => {
+            Error::connect_failed(target, "timed out opening a connection")
+        }
         managed::PoolError::Closed => Error::PoolClosed,
         managed::PoolError::Backend(e) => e,
-        managed::PoolError::PostCreateHook(e) => Error::Connect(Box::new(
-            crate::error::DriverError::message_only(e.to_string()),
-        )),
+        managed::PoolError::PostCreateHook(e) => Error::connect_failed(target, e.to_string()),
         managed::PoolError::NoRuntimeSpecified => Error::config("runtime", "no runtime"),
     }
 }

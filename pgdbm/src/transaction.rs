@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use tokio_postgres::error::SqlState;
+
 use crate::call::batch;
 use crate::conn::{Conn, Lease, PooledConn};
 use crate::connection::{
@@ -258,22 +260,36 @@ impl<'a> Transaction<'a> {
 
     /// Commits (or, for a savepoint, releases it).
     ///
-    /// As in PostgreSQL, committing a transaction that an error aborted
-    /// rolls it back.
+    /// A transaction that an error aborted cannot commit: PostgreSQL rolls
+    /// it back and answers COMMIT as if it had worked. Here that is
+    /// [`Error::RolledBack`], never `Ok`: after a statement of the
+    /// transaction failed (an error the caller went past), the COMMIT goes
+    /// with a probe in the same round trip that tells whether the
+    /// transaction is still alive. Releasing a savepoint in an aborted
+    /// transaction is the server's error.
     ///
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
     /// let tx = db.transaction().await?;
-    /// tx.commit().await?;
+    /// let _ = tx.execute("SELECT 1/0", &[]).await; // error ignored
+    /// assert!(matches!(tx.commit().await, Err(pgdbm::Error::RolledBack(_))));
     /// # Ok(()) }
     /// ```
     pub async fn commit(mut self) -> Result<()> {
-        let sql = if self.depth == 1 {
-            "COMMIT".to_owned()
-        } else {
-            format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth))
-        };
-        self.finish(&sql).await
+        if self.depth > 1 {
+            let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth));
+            return self.finish(&sql).await;
+        }
+        if !self.conn.tx_may_have_failed() {
+            return self.finish("COMMIT").await;
+        }
+        match self.finish("SELECT 1; COMMIT").await {
+            Err(e) if e.sqlstate() == Some(SqlState::IN_FAILED_SQL_TRANSACTION.code()) => {
+                self.finish("ROLLBACK").await?;
+                Err(Error::rolled_back("COMMIT"))
+            }
+            other => other,
+        }
     }
 
     /// Rolls back (or, for a savepoint, rolls back to it and releases it).
