@@ -478,10 +478,22 @@ async fn assert_session_state_refused(test: &TestDatabase, db: &Database, label:
     );
 }
 
+/// A database for the session-state tests. A leaked `pg_advisory_lock(1)`
+/// makes every later attempt on another connection wait for the lock, so
+/// the lock timeout is short: today's failing run should not take minutes.
+async fn session_test(multiplex: bool) -> TestDatabase {
+    TestDatabase::with_config(|mut c| {
+        c.lock_timeout = Some(Duration::from_millis(200));
+        c.with_multiplexing(multiplex)
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_state_is_refused_on_a_multiplexed_database() {
     bounded(async {
-        let test = TestDatabase::new().await.unwrap();
+        let test = session_test(true).await;
         assert_session_state_refused(&test, test.db(), "multiplexed").await;
     })
     .await;
@@ -490,9 +502,7 @@ async fn session_state_is_refused_on_a_multiplexed_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_state_is_refused_on_a_plain_pool() {
     bounded(async {
-        let test = TestDatabase::with_config(|c| c.with_multiplexing(false))
-            .await
-            .unwrap();
+        let test = session_test(false).await;
         assert_session_state_refused(&test, test.db(), "multiplex off").await;
     })
     .await;
@@ -501,9 +511,25 @@ async fn session_state_is_refused_on_a_plain_pool() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_state_is_refused_on_a_database_with_its_own_timeout() {
     bounded(async {
-        let test = TestDatabase::new().await.unwrap();
+        let test = session_test(true).await;
         let db = test.timeout(Some(Duration::from_secs(10)));
         assert_session_state_refused(&test, &db, "db.timeout(..)").await;
+    })
+    .await;
+}
+
+/// The simplest leak, on its own so its failure is unmistakable: a BEGIN
+/// through a plain pool must not hand a connection with an open
+/// transaction back to the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_begin_on_a_plain_pool_leaves_no_open_transaction_behind() {
+    bounded(async {
+        let test = session_test(false).await;
+        let outside = observer(&test).await;
+        let result = test.execute("BEGIN", &[]).await;
+        let open = idle_in_transaction(&outside).await;
+        assert_eq!(open, 0, "BEGIN ({result:?}) left a transaction open");
+        assert!(matches!(result, Err(Error::SessionState(_))), "{result:?}");
     })
     .await;
 }
