@@ -544,9 +544,9 @@ async fn single_connection() -> TestDatabase {
         .unwrap()
 }
 
-/// A role that exists for the life of this value. Dropped explicitly with
-/// [`drop_role`](Role::drop_role) after the test's pool is closed, since a
-/// role is cluster-wide and must not outlive the test.
+/// A uniquely named role for one test. Roles are cluster-wide, so it is
+/// dropped with [`drop_role`](Role::drop_role) once the test's pool is
+/// closed and before anything is asserted (a `Drop` impl could not await).
 struct Role {
     name: String,
 }
