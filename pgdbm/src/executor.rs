@@ -249,48 +249,63 @@ const INSERTS_IN_FLIGHT: usize = 8;
 
 /// `INSERT .. VALUES ($1..$n)` for many rows: the same statement carrying
 /// up to [`ROWS_PER_INSERT`] rows, a few in flight at once.
+// A loop over named futures rather than stream adapters with closures: a
+// closure over the rows' lifetimes keeps the compiler from proving the
+// future `Send`, and `execute_many` must be spawnable.
 async fn insert_rows<'p, I>(lease: &Lease<'_>, head: &str, arity: usize, rows: I) -> Result<u64>
 where
     I: Iterator<Item = &'p [&'p (dyn ToSql + Sync)]> + Send,
 {
     let per_statement = ROWS_PER_INSERT.min(u16::MAX as usize / arity).max(1);
-    let mut rows = rows.enumerate().peekable();
-    let chunks = std::iter::from_fn(move || {
-        rows.peek()?;
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(per_statement * arity);
-        for (index, row) in rows.by_ref().take(per_statement) {
-            if row.len() != arity {
-                return Some(Err(Error::Parameter(Box::new(
-                    crate::error::DriverError::message_only(format!(
-                        "row {index} has {} values for {arity} placeholders",
-                        row.len()
-                    )),
-                ))));
+    let mut rows = rows.enumerate();
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
+    let mut total = 0;
+    loop {
+        while in_flight.len() < INSERTS_IN_FLIGHT {
+            let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(per_statement * arity);
+            for (index, row) in rows.by_ref().take(per_statement) {
+                if row.len() != arity {
+                    return Err(Error::Parameter(Box::new(
+                        crate::error::DriverError::message_only(format!(
+                            "row {index} has {} values for {arity} placeholders",
+                            row.len()
+                        )),
+                    )));
+                }
+                params.extend_from_slice(row);
             }
-            params.extend_from_slice(row);
+            if params.is_empty() {
+                break;
+            }
+            in_flight.push_back(insert_chunk(lease, head, arity, params));
         }
-        Some(Ok(params))
-    });
-    futures_util::stream::iter(chunks)
-        .map(|chunk| async move {
-            let params = chunk?;
-            let sql = multi_row_sql(head, arity, params.len() / arity);
-            // A plain INSERT of placeholders: nothing for the session check.
-            let stmt = Stmt {
-                sql: &sql,
-                timeout: None,
-                session: Session::Internal,
-            };
-            let statement = prepared(lease, stmt).await?;
-            lease
-                .client()
-                .execute_raw(&statement, bounded(&params))
-                .await
-                .map_err(|e| Error::from_driver(e, Some(&sql)))
-        })
-        .buffered(INSERTS_IN_FLIGHT)
-        .try_fold(0u64, |total, n| async move { Ok(total + n) })
+        let Some(done) = in_flight.next().await else {
+            return Ok(total);
+        };
+        total += done?;
+    }
+}
+
+/// One multi-row INSERT of `params` (whole rows of `arity` values).
+async fn insert_chunk(
+    lease: &Lease<'_>,
+    head: &str,
+    arity: usize,
+    params: Vec<&(dyn ToSql + Sync)>,
+) -> Result<u64> {
+    let sql = multi_row_sql(head, arity, params.len() / arity);
+    // A plain INSERT of placeholders: nothing for the session check.
+    let stmt = Stmt {
+        sql: &sql,
+        timeout: None,
+        session: Session::Internal,
+    };
+    let statement = prepared(lease, stmt).await?;
+    lease
+        .client()
+        .execute_raw(&statement, bounded(&params))
         .await
+        .map_err(|e| Error::from_driver(e, Some(&sql)))
 }
 
 /// `head ($1, .., $n), ($n+1, ..), ..` for `rows` rows.
