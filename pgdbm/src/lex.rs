@@ -449,10 +449,7 @@ impl<'a> CallScan<'a> {
             TokenKind::Word => t.text,
             // Quoted names are case-sensitive: only the exact name is the
             // function.
-            TokenKind::QuotedIdent => match quoted_content(t.text) {
-                Some(name) => name,
-                None => return None,
-            },
+            TokenKind::QuotedIdent => quoted_content(t.text)?,
             _ => return None,
         };
         let quoted = t.kind == TokenKind::QuotedIdent;
@@ -557,6 +554,159 @@ pub(crate) fn append_returning(sql: &str, column: &str) -> String {
     }
     out.push_str(&sql[at..]);
     out
+}
+
+/// What a position in SQL text stands inside, as the server's lexer would
+/// see it: where a placeholder's expansion is written, and so how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Context {
+    /// Between tokens: SQL text.
+    Code,
+    /// A standard string, `'...'` (also `B''`, `X''`, `N''`): `'` is doubled.
+    String,
+    /// An escape string, `E'...'`: `'` and `\` are doubled.
+    EscapeString,
+    /// A Unicode string, `U&'...'`, whose escape character a `UESCAPE`
+    /// after it may change.
+    UnicodeString,
+    /// A quoted identifier, `"..."` or `U&"..."`.
+    QuotedIdent,
+    /// A `--` comment, which ends at a newline.
+    LineComment,
+    /// A block comment, nested this deep.
+    BlockComment(u32),
+}
+
+/// Follows SQL text as it is written, left to right, to say what the end of
+/// the text so far stands inside.
+///
+/// A dollar-quoted body (`$tag$ .. $tag$`) is read as SQL too, because it
+/// usually is (a function or DO body, whose literals and comments are lexed
+/// again when it runs): [`context`](Self::context) is the context inside the
+/// body, and [`dollar_delimiters`](Self::dollar_delimiters) the delimiters
+/// that would end the bodies around it. A body ends at its delimiter
+/// whatever it contains, as the server ends it.
+///
+/// Text is fed by [`advance`](Self::advance) up to a point where a
+/// placeholder will be expanded; whatever is decided at that point by the
+/// character after it is decided as if that character were `"`, the first
+/// character of every expansion. [`skip_to`](Self::skip_to) then passes over
+/// the expansion, which the caller wrote so that it leaves the context as it
+/// found it.
+#[derive(Debug)]
+pub(crate) struct ContextScanner {
+    pos: usize,
+    context: Context,
+    /// The delimiters of the open dollar-quoted bodies, outermost first.
+    dollars: Vec<std::string::String>,
+}
+
+impl ContextScanner {
+    pub(crate) fn new() -> Self {
+        ContextScanner {
+            pos: 0,
+            context: Context::Code,
+            dollars: Vec::new(),
+        }
+    }
+
+    /// The context at the end of the text last passed to `advance`.
+    pub(crate) fn context(&self) -> Context {
+        self.context
+    }
+
+    /// The delimiters that would end the dollar-quoted bodies around the
+    /// position, outermost first.
+    pub(crate) fn dollar_delimiters(&self) -> impl Iterator<Item = &str> {
+        self.dollars.iter().map(std::string::String::as_str)
+    }
+
+    /// Continues past the text up to `pos`, written by the caller without
+    /// changing the context.
+    pub(crate) fn skip_to(&mut self, pos: usize) {
+        self.pos = self.pos.max(pos);
+    }
+
+    /// Reads `text` from where the last call stopped to its end. `text`
+    /// starts with the text given before. The error is a placeholder right
+    /// after `U&`, which would make its quoted name a Unicode-escaped one.
+    pub(crate) fn advance(&mut self, text: &str) -> Result<(), &'static str> {
+        let b = text.as_bytes();
+        let peek = |i: usize| match b.get(i) {
+            Some(&c) => c,
+            None if i == b.len() => b'"',
+            None => 0,
+        };
+        'bytes: while self.pos < b.len() {
+            let i = self.pos;
+            if b[i] == b'$' {
+                // The outermost body the delimiter ends is the one that ends.
+                for (k, d) in self.dollars.iter().enumerate() {
+                    if b[i..].starts_with(d.as_bytes()) {
+                        self.pos = i + d.len();
+                        self.dollars.truncate(k);
+                        self.context = Context::Code;
+                        continue 'bytes;
+                    }
+                }
+            }
+            let c = b[i];
+            let (context, next) = match self.context {
+                Context::Code => match (c, peek(i + 1)) {
+                    _ if is_space(c) => (Context::Code, i + 1),
+                    (b'-', b'-') => (Context::LineComment, i + 2),
+                    (b'/', b'*') => (Context::BlockComment(1), i + 2),
+                    (b'\'', _) => (Context::String, i + 1),
+                    (b'"', _) => (Context::QuotedIdent, i + 1),
+                    (b'E' | b'e', b'\'') => (Context::EscapeString, i + 2),
+                    (b'B' | b'b' | b'X' | b'x' | b'N' | b'n', b'\'') => (Context::String, i + 2),
+                    (b'U' | b'u', b'&') => match peek(i + 2) {
+                        b'\'' => (Context::UnicodeString, i + 3),
+                        b'"' if i + 2 == b.len() => {
+                            return Err("a placeholder right after `U&` would be read as a \
+                                        Unicode-escaped identifier");
+                        }
+                        b'"' => (Context::QuotedIdent, i + 3),
+                        _ => (Context::Code, i + 1),
+                    },
+                    (b'$', d) if !d.is_ascii_digit() => match dollar_delimiter(b, i) {
+                        Some(body) => {
+                            self.dollars.push(text[i..body].to_owned());
+                            (Context::Code, body)
+                        }
+                        None => (Context::Code, i + 1),
+                    },
+                    _ => (Context::Code, lex_one(text, i).1),
+                },
+                Context::String | Context::UnicodeString | Context::EscapeString if c == b'\'' => {
+                    if peek(i + 1) == b'\'' {
+                        (self.context, i + 2)
+                    } else {
+                        (Context::Code, i + 1)
+                    }
+                }
+                Context::EscapeString if c == b'\\' => (Context::EscapeString, i + 2),
+                Context::QuotedIdent if c == b'"' => {
+                    if peek(i + 1) == b'"' {
+                        (Context::QuotedIdent, i + 2)
+                    } else {
+                        (Context::Code, i + 1)
+                    }
+                }
+                Context::LineComment if c == b'\n' || c == b'\r' => (Context::Code, i + 1),
+                Context::BlockComment(depth) => match (c, peek(i + 1)) {
+                    (b'/', b'*') => (Context::BlockComment(depth + 1), i + 2),
+                    (b'*', b'/') if depth == 1 => (Context::Code, i + 2),
+                    (b'*', b'/') => (Context::BlockComment(depth - 1), i + 2),
+                    _ => (self.context, i + 1),
+                },
+                other => (other, i + 1),
+            };
+            self.context = context;
+            self.pos = next;
+        }
+        Ok(())
+    }
 }
 
 struct Tokens<'a> {
