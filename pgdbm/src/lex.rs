@@ -83,8 +83,10 @@ pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
 
 /// Whether `sql` holds no statement: only whitespace, comments and `;`.
 pub(crate) fn is_blank(sql: &str) -> bool {
-    // Nearly every statement starts with a letter: no need to lex it.
-    match sql.trim_start().as_bytes().first() {
+    // Nearly every statement starts with a letter: no need to lex it. Only
+    // the server's (ASCII) spaces are skipped: to it a no-break space is a
+    // letter, not blank.
+    match sql.bytes().find(|&b| !is_space(b)) {
         None => true,
         Some(b) if b.is_ascii_alphabetic() => false,
         Some(_) => tokens(sql).all(|t| t.is_punct(";")),
@@ -637,18 +639,13 @@ impl ContextScanner {
             None if i == b.len() => b'"',
             None => 0,
         };
-        'bytes: while self.pos < b.len() {
+        while self.pos < b.len() {
             let i = self.pos;
-            if b[i] == b'$' {
-                // The outermost body the delimiter ends is the one that ends.
-                for (k, d) in self.dollars.iter().enumerate() {
-                    if b[i..].starts_with(d.as_bytes()) {
-                        self.pos = i + d.len();
-                        self.dollars.truncate(k);
-                        self.context = Context::Code;
-                        continue 'bytes;
-                    }
-                }
+            if let Some(k) = self.closing_level(b, i) {
+                self.pos = i + self.dollars[k].len();
+                self.dollars.truncate(k);
+                self.context = Context::Code;
+                continue;
             }
             let c = b[i];
             let (context, next) = match self.context {
@@ -670,11 +667,14 @@ impl ContextScanner {
                         _ => (Context::Code, i + 1),
                     },
                     (b'$', d) if !d.is_ascii_digit() => match dollar_delimiter(b, i) {
-                        Some(body) => {
+                        Some(body) if self.ends_body_within(b, i, body).is_none() => {
+                            // Past the check below, which is for the bodies
+                            // open before this one.
                             self.dollars.push(text[i..body].to_owned());
-                            (Context::Code, body)
+                            self.pos = body;
+                            continue;
                         }
-                        None => (Context::Code, i + 1),
+                        _ => (Context::Code, i + 1),
                     },
                     _ => (Context::Code, lex_one(text, i).1),
                 },
@@ -702,10 +702,41 @@ impl ContextScanner {
                 },
                 other => (other, i + 1),
             };
-            self.context = context;
-            self.pos = next;
+            // The server ends a body at the first occurrence of its
+            // delimiter in the raw text, even in the middle of what would be
+            // a word or an escape inside it: no step may pass over one.
+            match self.ends_body_within(b, i, next) {
+                Some(j) => self.pos = j,
+                None => {
+                    self.context = context;
+                    self.pos = next;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The outermost open body whose delimiter starts at `i`, unless a body
+    /// around it ends inside that delimiter: then the inner body's text is
+    /// cut before its delimiter is complete, and nothing ends at `i`.
+    fn closing_level(&self, b: &[u8], i: usize) -> Option<usize> {
+        if b.get(i) != Some(&b'$') {
+            return None;
+        }
+        let starts_at = |d: &std::string::String, j: usize| b[j..].starts_with(d.as_bytes());
+        let k = self.dollars.iter().position(|d| starts_at(d, i))?;
+        let end = i + self.dollars[k].len();
+        let cut = (i + 1..end).any(|j| self.dollars[..k].iter().any(|d| starts_at(d, j)));
+        (!cut).then_some(k)
+    }
+
+    /// The first position after `i` and before `end` where an open body's
+    /// delimiter starts.
+    fn ends_body_within(&self, b: &[u8], i: usize, end: usize) -> Option<usize> {
+        if self.dollars.is_empty() {
+            return None;
+        }
+        (i + 1..end.min(b.len())).find(|&j| self.closing_level(b, j).is_some())
     }
 }
 
@@ -1154,7 +1185,7 @@ mod tests {
         ] {
             assert!(is_blank(sql), "{sql:?}");
         }
-        for sql in ["SELECT 1", "'x'", "; x", "/* */ ("] {
+        for sql in ["SELECT 1", "'x'", "; x", "/* */ (", "\u{a0}", " \u{2003};"] {
             assert!(!is_blank(sql), "{sql:?}");
         }
         // An unterminated nested comment swallows the rest.

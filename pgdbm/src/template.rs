@@ -627,6 +627,29 @@ mod tests {
         assert!(template_error(nested, "$a$").contains("`$a$`"));
         assert!(template_error(nested, "$b$").contains("`$b$`"));
         assert!(expand(nested, Some("$c$")).is_ok());
+        // `$e$` ends the outer body inside what would close the inner `$$`:
+        // the placeholder is in a standard literal at the top.
+        assert_eq!(
+            expand("$e$$$$$e$$$~$$'$${{schema}}'", Some("'")).unwrap(),
+            "$e$$$$$e$$$~$$'$$\"''\"'"
+        );
+        let got = template_error("SELECT $$$$$${{tables.t}}$$", "$$");
+        assert!(got.contains("`$$`"), "{got}");
+        // A body ends at the first `$$`, even one that a word or a nested
+        // delimiter inside it would have covered: the placeholder after
+        // `$x$$` is in SQL text again, and after `\\$$` too.
+        assert_eq!(
+            expand("SELECT $$ $x$$ {{schema}}", Some("$$")).unwrap(),
+            "SELECT $$ $x$$ \"$$\""
+        );
+        assert_eq!(
+            expand("SELECT $$ a$$ {{schema}}", Some("$$")).unwrap(),
+            "SELECT $$ a$$ \"$$\""
+        );
+        assert_eq!(
+            expand("SELECT $$ E'\\$$ {{schema}}", Some("'")).unwrap(),
+            "SELECT $$ E'\\$$ \"'\""
+        );
         // Inside the body, a quoted identifier is still no place for a name.
         let got = template_error("SELECT $$ SELECT \"{{schema}}\" $$", "x");
         assert!(got.contains("quoted identifier"), "{got}");
