@@ -107,18 +107,6 @@ const PIECES: &[&str] = &[
     "é", "😀", "ש", "\u{202e}", "x", "DROP", "%s", "?", "$1", "''", "E'", "U&",
 ];
 
-/// xorshift64*, so the corpus is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// At most 63 bytes (what PostgreSQL keeps), cut at a character boundary.
 fn fit(mut name: String) -> String {
     while name.len() > 63 {
@@ -135,13 +123,20 @@ fn corpus() -> Vec<String> {
     names.push(format!("{}'", "y".repeat(62)));
     names.push(format!("{}x", "é".repeat(31)));
     names.push("😀".repeat(15));
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
-    while names.len() < 260 {
-        let n = 1 + (rng.next() % 5) as usize;
-        let name: String = (0..n)
-            .map(|_| PIECES[(rng.next() % PIECES.len() as u64) as usize])
-            .collect();
-        names.push(fit(name));
+    // Pairs of pieces around a letter, then triples, by fixed strides:
+    // the same corpus on every run.
+    let p = PIECES.len();
+    for i in (0..p * p).step_by(7) {
+        names.push(fit(format!("{}x{}", PIECES[i / p], PIECES[i % p])));
+    }
+    for i in 0..100 {
+        let k = i * 37;
+        names.push(fit(format!(
+            "{}{}{}",
+            PIECES[k % p],
+            PIECES[(k / p) % p],
+            PIECES[(k / 7) % p]
+        )));
     }
     let mut seen = HashSet::new();
     names.retain(|n| {
