@@ -14,8 +14,8 @@ use crate::{Error, Result};
 pub(crate) const MAX_LEN: usize = 63;
 
 /// Checks that `name` can be used as an identifier as it is: not empty, at
-/// most [`MAX_LEN`] bytes, no NUL. `kind` (`"schema"`, `"table"`, `"column"`)
-/// names it in the error.
+/// most [`MAX_LEN`] bytes, no NUL, and for a schema not `$user`. `kind`
+/// (`"schema"`, `"table"`, `"column"`) names it in the error.
 pub(crate) fn validate(kind: &'static str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         "must not be empty"
@@ -23,6 +23,9 @@ pub(crate) fn validate(kind: &'static str, name: &str) -> Result<()> {
         "is longer than 63 bytes (PostgreSQL would truncate it)"
     } else if name.contains('\0') {
         "contains a NUL character"
+    } else if kind == "schema" && name == "$user" {
+        // search_path reads `$user` (quoted or not) as the role's own schema.
+        "is read by search_path as the current role's schema"
     } else {
         return Ok(());
     };
@@ -199,6 +202,16 @@ mod tests {
         // The limit is in bytes, as the server counts it.
         assert!(validate("table", &"é".repeat(32)).is_err());
         assert!(validate("table", &"é".repeat(31)).is_ok());
+    }
+
+    #[test]
+    fn schema_dollar_user_is_refused() {
+        let (kind, name) = ident_err(validate("schema", "$user").unwrap_err());
+        assert_eq!((kind.as_str(), name.as_str()), ("schema", "$user"));
+        // Only a schema is read by search_path, and only that exact name.
+        validate("table", "$user").unwrap();
+        validate("schema", "$User").unwrap();
+        validate("schema", "$user2").unwrap();
     }
 
     #[test]

@@ -83,8 +83,10 @@ pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token<'_>> {
 
 /// Whether `sql` holds no statement: only whitespace, comments and `;`.
 pub(crate) fn is_blank(sql: &str) -> bool {
-    // Nearly every statement starts with a letter: no need to lex it.
-    match sql.trim_start().as_bytes().first() {
+    // Nearly every statement starts with a letter: no need to lex it. Only
+    // the server's (ASCII) spaces are skipped: to it a no-break space is a
+    // letter, not blank.
+    match sql.bytes().find(|&b| !is_space(b)) {
         None => true,
         Some(b) if b.is_ascii_alphabetic() => false,
         Some(_) => tokens(sql).all(|t| t.is_punct(";")),
@@ -128,51 +130,401 @@ const TRANSACTION_ADVICE: &str = "use db.transaction() (or acquire() for a conne
 const SETTING_ADVICE: &str =
     "put it in server_settings or init_commands, or run it on a connection from acquire()";
 const SESSION_ADVICE: &str = "run it on a connection of your own from acquire()";
+const LOCK_ADVICE: &str = "take pg_advisory_xact_lock in a transaction, or hold the session lock on a connection from acquire()";
+const SET_CONFIG_ADVICE: &str = "pass true as set_config's third argument (transaction-local), or run it on a connection from acquire()";
 
-/// If `sql` starts with a statement that changes the state of the session
-/// (settings, transaction control, LISTEN, prepared statements, temporary
-/// objects), its keyword and where to run it instead.
-pub(crate) fn session_statement(sql: &str) -> Option<(String, &'static str)> {
-    let mut words = tokens(sql).filter(|t| t.kind == TokenKind::Word);
-    let first = words.next()?;
-    // Keywords are at most 10 bytes: upper-case them on the stack, since
-    // this runs on every call of a multiplexed manager.
-    let mut upper = [0u8; 10];
-    let keyword = match first.text.as_bytes() {
-        word if word.len() <= upper.len() => {
-            upper[..word.len()].copy_from_slice(word);
-            upper[..word.len()].make_ascii_uppercase();
-            std::str::from_utf8(&upper[..word.len()]).unwrap_or("")
+/// A statement that leaves state in the session: what it is, where to run
+/// it instead, and whether a connection that ran it can be reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// The call guard reads every field; until it lands, only tests read some.
+#[allow(dead_code)]
+pub(crate) struct SessionUse {
+    /// The keyword or function as written (`SET`, `CREATE TEMP`,
+    /// `pg_advisory_lock`).
+    pub(crate) statement: String,
+    /// Where to run it instead.
+    pub(crate) advice: &'static str,
+    /// The state cannot be undone by the reset a pooled connection gets
+    /// (`CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *;
+    /// SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES`):
+    /// the connection must be thrown away instead.
+    pub(crate) discard: bool,
+}
+
+impl SessionUse {
+    fn new(statement: &str, advice: &'static str, discard: bool) -> Self {
+        SessionUse {
+            statement: statement.to_owned(),
+            advice,
+            discard,
         }
-        _ => return None,
-    };
-    let advice = match keyword {
-        "SET" | "RESET" => SETTING_ADVICE,
-        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT" | "RELEASE" => {
-            TRANSACTION_ADVICE
+    }
+}
+
+/// The first statement or call in `sql` that leaves state in the session,
+/// looking at every statement of a multi-statement text and at every
+/// function call in them; `None` for ordinary SQL.
+///
+/// Found:
+/// - transaction control: `BEGIN`, `START`, `COMMIT`, `END`, `ROLLBACK`,
+///   `ABORT`, `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`;
+/// - `SET` (`SET ROLE`, `SET SESSION AUTHORIZATION`, `SET SESSION ..`
+///   included), `RESET`, `DISCARD`, `LISTEN`, `UNLISTEN`, `DECLARE`,
+///   `CLOSE`, `CREATE [OR REPLACE] [GLOBAL | LOCAL] TEMP[ORARY] ..`,
+///   `CREATE .. pg_temp.name` and `SELECT .. INTO TEMP ..`;
+/// - to be discarded rather than reset: `PREPARE` (a statement of the user's
+///   that the reset does not know), `DEALLOCATE` and `DISCARD ALL` (which can
+///   remove the driver's own prepared statements) and `LOAD` (a library
+///   cannot be unloaded);
+/// - anywhere, also inside a `DO` block's dollar-quoted body: calls of the
+///   session advisory locks (`pg_advisory_lock`, `pg_advisory_lock_shared`,
+///   `pg_try_advisory_lock`, `pg_try_advisory_lock_shared`, schema-qualified
+///   or quoted), and `set_config` unless its third argument is the literal
+///   `true`.
+///
+/// Not found, on purpose: `SET LOCAL`, `SET CONSTRAINTS` and
+/// `SET TRANSACTION` end with the transaction they run in. On a `Database`
+/// each call is its own (implicit) transaction, so they are harmless there,
+/// and in a `Transaction` they end at its commit or rollback. The
+/// `pg_advisory_xact_*` locks end with the transaction too. Dynamic SQL
+/// (`EXECUTE` in PL/pgSQL) and functions that change settings inside their
+/// bodies cannot be seen in the text.
+///
+/// One pass over the tokens, no allocation unless something is found: it
+/// runs on every call of a multiplexed manager.
+pub(crate) fn session_statement(sql: &str) -> Option<SessionUse> {
+    let mut statement = StatementScan::default();
+    let mut calls = CallScan::default();
+    let mut tokens = tokens(sql).peekable();
+    while let Some(t) = tokens.next() {
+        if t.is_punct(";") && t.depth == 0 && statement.block_depth == 0 {
+            if let Some(found) = calls.finish() {
+                return Some(found);
+            }
+            statement = StatementScan::default();
+            calls = CallScan::default();
+            continue;
         }
-        "DISCARD" | "LISTEN" | "UNLISTEN" | "PREPARE" | "DEALLOCATE" | "DECLARE" | "CLOSE" => {
-            SESSION_ADVICE
+        let next = tokens.peek();
+        if let Some(found) = statement.step(&t, next) {
+            return Some(found);
         }
-        "CREATE" => {
-            // CREATE [GLOBAL | LOCAL] TEMP[ORARY] ...
-            let next = words.find(|w| !w.is_word("GLOBAL") && !w.is_word("LOCAL"))?;
-            if next.is_word("TEMP") || next.is_word("TEMPORARY") {
-                return Some((format!("CREATE {}", next.text), SESSION_ADVICE));
+        if let Some(found) = calls.step(&t) {
+            return Some(found);
+        }
+        if statement.first == First::Do && t.kind == TokenKind::String && t.text.starts_with('$') {
+            // A DO block runs its body at once: look for the calls there.
+            if let Some(found) = dollar_body(t.text).and_then(calls_in) {
+                return Some(found);
+            }
+        }
+    }
+    calls.finish()
+}
+
+/// The body of a dollar-quoted string token, without its delimiters.
+fn dollar_body(token: &str) -> Option<&str> {
+    let open = dollar_delimiter(token.as_bytes(), 0)?;
+    let tag = &token[..open];
+    token[open..].strip_suffix(tag)
+}
+
+/// The first session-state call in `sql` (a DO block's body), ignoring its
+/// statements' keywords: PL/pgSQL has `BEGIN`, `END` and `DECLARE` of its
+/// own.
+fn calls_in(sql: &str) -> Option<SessionUse> {
+    let mut calls = CallScan::default();
+    tokens(sql)
+        .find_map(|t| calls.step(&t))
+        .or_else(|| calls.finish())
+}
+
+/// What the first word of a statement makes of the words after it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum First {
+    /// No token of the statement seen yet.
+    #[default]
+    Start,
+    /// `CREATE`: watching for `TEMP` before the object type, and `pg_temp`.
+    Create,
+    /// `CREATE` past its object type: watching for `pg_temp` only.
+    CreateObject,
+    /// `SELECT` or `WITH`: watching for `INTO TEMP`.
+    Select,
+    /// `SET`: its next word decides.
+    Set,
+    /// `PREPARE`: `PREPARE TRANSACTION` is transaction control.
+    Prepare,
+    /// `DISCARD`: `DISCARD ALL` also drops the driver's statements.
+    Discard,
+    /// `DO`: its body is looked into.
+    Do,
+    /// Nothing more to find from the statement's keywords.
+    Other,
+}
+
+/// The keyword state of the current statement.
+#[derive(Debug, Default)]
+struct StatementScan {
+    first: First,
+    /// `BEGIN ATOMIC` and `CASE` blocks open in a SQL-standard function
+    /// body, whose `;` do not end the statement and whose `END` is not a
+    /// COMMIT.
+    block_depth: u32,
+    /// The previous token was `INTO` (in a SELECT).
+    after_into: bool,
+}
+
+impl StatementScan {
+    fn step(&mut self, t: &Token<'_>, next: Option<&Token<'_>>) -> Option<SessionUse> {
+        if t.kind != TokenKind::Word {
+            self.after_into = false;
+            if self.first == First::Start {
+                self.first = First::Other;
+            }
+            if matches!(self.first, First::Create | First::CreateObject)
+                && t.kind == TokenKind::QuotedIdent
+                && quoted_content(t.text).is_some_and(is_pg_temp)
+            {
+                return Some(SessionUse::new("CREATE .. pg_temp", SESSION_ADVICE, false));
             }
             return None;
         }
-        _ => return None,
-    };
-    Some((first.text.to_owned(), advice))
+        let word = Keyword::of(t.text);
+        let found = |advice, discard| Some(SessionUse::new(t.text, advice, discard));
+        match self.first {
+            First::Start => {
+                self.first = First::Other;
+                match word.as_str() {
+                    "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" | "SAVEPOINT"
+                    | "RELEASE" => return found(TRANSACTION_ADVICE, false),
+                    "RESET" => return found(SETTING_ADVICE, false),
+                    "LISTEN" | "UNLISTEN" | "DECLARE" | "CLOSE" => {
+                        return found(SESSION_ADVICE, false);
+                    }
+                    "DEALLOCATE" | "LOAD" => return found(SESSION_ADVICE, true),
+                    "SET" => self.first = First::Set,
+                    "PREPARE" => self.first = First::Prepare,
+                    "DISCARD" => self.first = First::Discard,
+                    "CREATE" => self.first = First::Create,
+                    "SELECT" | "WITH" => self.first = First::Select,
+                    "DO" => self.first = First::Do,
+                    _ => {}
+                }
+            }
+            First::Set => {
+                self.first = First::Other;
+                if !matches!(word.as_str(), "LOCAL" | "CONSTRAINTS" | "TRANSACTION") {
+                    return Some(SessionUse::new("SET", SETTING_ADVICE, false));
+                }
+            }
+            First::Prepare => {
+                self.first = First::Other;
+                return if word.as_str() == "TRANSACTION" {
+                    Some(SessionUse::new(
+                        "PREPARE TRANSACTION",
+                        TRANSACTION_ADVICE,
+                        false,
+                    ))
+                } else {
+                    Some(SessionUse::new("PREPARE", SESSION_ADVICE, true))
+                };
+            }
+            First::Discard => {
+                self.first = First::Other;
+                let all = word.as_str() == "ALL";
+                return Some(SessionUse::new("DISCARD", SESSION_ADVICE, all));
+            }
+            First::Create => match word.as_str() {
+                "TEMP" | "TEMPORARY" => {
+                    return Some(SessionUse::new("CREATE TEMP", SESSION_ADVICE, false));
+                }
+                "OR" | "REPLACE" | "GLOBAL" | "LOCAL" | "UNLOGGED" => {}
+                _ => self.first = First::CreateObject,
+            },
+            First::Select => {
+                if self.after_into
+                    && matches!(word.as_str(), "TEMP" | "TEMPORARY" | "LOCAL" | "GLOBAL")
+                {
+                    return Some(SessionUse::new("SELECT INTO TEMP", SESSION_ADVICE, false));
+                }
+            }
+            First::CreateObject | First::Do | First::Other => {}
+        }
+        self.after_into = self.first == First::Select && word.as_str() == "INTO";
+        if matches!(self.first, First::Create | First::CreateObject) {
+            if is_pg_temp(t.text) && next.is_some_and(|n| n.is_punct(".")) {
+                return Some(SessionUse::new("CREATE .. pg_temp", SESSION_ADVICE, false));
+            }
+            match word.as_str() {
+                "BEGIN" if next.is_some_and(|n| n.is_word("ATOMIC")) => self.block_depth += 1,
+                "CASE" if self.block_depth > 0 => self.block_depth += 1,
+                "END" => self.block_depth = self.block_depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// Whether `name` is the session's temporary schema, `pg_temp` or one
+/// backend's `pg_temp_N`.
+fn is_pg_temp(name: &str) -> bool {
+    name.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("pg_temp"))
+        && (name.len() == 7
+            || name.as_bytes()[7] == b'_' && name[8..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Finds session-state function calls: a name token followed by `(`.
+#[derive(Debug, Default)]
+struct CallScan<'a> {
+    /// The function name just seen, waiting for its `(`.
+    pending: Option<(Token<'a>, Call)>,
+    /// Inside `set_config(`: the depth of its arguments, the argument being
+    /// read, and whether that argument so far is just `true`.
+    set_config: Option<SetConfigArgs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    AdvisoryLock,
+    SetConfig,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SetConfigArgs {
+    depth: u32,
+    argument: u32,
+    /// Tokens of the third argument read so far, and whether they are all
+    /// one `true`.
+    third_tokens: u32,
+    third_is_true: bool,
+}
+
+impl<'a> CallScan<'a> {
+    /// A `set_config(` whose `)` never came: its third argument is unknown.
+    fn finish(&self) -> Option<SessionUse> {
+        self.set_config.map(|_| set_config_use())
+    }
+
+    fn step(&mut self, t: &Token<'a>) -> Option<SessionUse> {
+        if let Some(args) = &mut self.set_config {
+            if t.depth < args.depth {
+                // The closing parenthesis.
+                let args = *args;
+                self.set_config = None;
+                if args.argument != 2 || args.third_tokens != 1 || !args.third_is_true {
+                    return Some(set_config_use());
+                }
+            } else if t.depth == args.depth && t.is_punct(",") {
+                args.argument += 1;
+            } else if args.argument == 2 {
+                args.third_tokens += 1;
+                args.third_is_true = t.is_word("true");
+            }
+        }
+        if let Some((name, call)) = self.pending.take() {
+            if t.is_punct("(") {
+                match call {
+                    Call::AdvisoryLock => {
+                        return Some(SessionUse::new(name.text, LOCK_ADVICE, false));
+                    }
+                    // A nested set_config call is checked when the outer one
+                    // closes; one at a time is enough to be conservative.
+                    Call::SetConfig if self.set_config.is_some() => {
+                        return Some(set_config_use());
+                    }
+                    Call::SetConfig => {
+                        self.set_config = Some(SetConfigArgs {
+                            depth: t.depth + 1,
+                            argument: 0,
+                            third_tokens: 0,
+                            third_is_true: false,
+                        });
+                    }
+                }
+                return None;
+            }
+        }
+        let name = match t.kind {
+            TokenKind::Word => t.text,
+            // Quoted names are case-sensitive: only the exact name is the
+            // function.
+            TokenKind::QuotedIdent => quoted_content(t.text)?,
+            _ => return None,
+        };
+        let quoted = t.kind == TokenKind::QuotedIdent;
+        let is = |f: &str| {
+            if quoted {
+                name == f
+            } else {
+                name.eq_ignore_ascii_case(f)
+            }
+        };
+        let call = if is("pg_advisory_lock")
+            || is("pg_advisory_lock_shared")
+            || is("pg_try_advisory_lock")
+            || is("pg_try_advisory_lock_shared")
+        {
+            Call::AdvisoryLock
+        } else if is("set_config") {
+            Call::SetConfig
+        } else {
+            return None;
+        };
+        self.pending = Some((*t, call));
+        None
+    }
+}
+
+fn set_config_use() -> SessionUse {
+    SessionUse::new("set_config", SET_CONFIG_ADVICE, false)
+}
+
+/// The name inside a quoted identifier token `"..."` (doubled quotes left
+/// as they are: the names compared with it have none).
+fn quoted_content(token: &str) -> Option<&str> {
+    token.strip_prefix('"')?.strip_suffix('"')
+}
+
+/// A keyword upper-cased on the stack (keywords are short ASCII words), so
+/// that matching one allocates nothing.
+struct Keyword {
+    buf: [u8; 12],
+    len: usize,
+}
+
+impl Keyword {
+    fn of(word: &str) -> Keyword {
+        let mut buf = [0u8; 12];
+        let bytes = word.as_bytes();
+        if bytes.len() > buf.len() {
+            // Longer than every keyword looked for: matches none.
+            return Keyword { buf, len: 0 };
+        }
+        buf[..bytes.len()].copy_from_slice(bytes);
+        buf[..bytes.len()].make_ascii_uppercase();
+        Keyword {
+            buf,
+            len: bytes.len(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
 }
 
 /// [`session_statement`] as an error.
 pub(crate) fn refuse_session_state(sql: &str) -> crate::Result<()> {
     match session_statement(sql) {
         None => Ok(()),
-        Some((statement, advice)) => Err(crate::Error::SessionState(Box::new(
-            crate::error::SessionStateError { statement, advice },
+        Some(found) => Err(crate::Error::SessionState(Box::new(
+            crate::error::SessionStateError {
+                statement: found.statement,
+                advice: found.advice,
+            },
         ))),
     }
 }
@@ -204,6 +556,188 @@ pub(crate) fn append_returning(sql: &str, column: &str) -> String {
     }
     out.push_str(&sql[at..]);
     out
+}
+
+/// What a position in SQL text stands inside, as the server's lexer would
+/// see it: where a placeholder's expansion is written, and so how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Context {
+    /// Between tokens: SQL text.
+    Code,
+    /// A standard string, `'...'` (also `B''`, `X''`, `N''`): `'` is doubled.
+    String,
+    /// An escape string, `E'...'`: `'` and `\` are doubled.
+    EscapeString,
+    /// A Unicode string, `U&'...'`, whose escape character a `UESCAPE`
+    /// after it may change.
+    UnicodeString,
+    /// A quoted identifier, `"..."` or `U&"..."`.
+    QuotedIdent,
+    /// A `--` comment, which ends at a newline.
+    LineComment,
+    /// A block comment, nested this deep.
+    BlockComment(u32),
+}
+
+/// Follows SQL text as it is written, left to right, to say what the end of
+/// the text so far stands inside.
+///
+/// A dollar-quoted body (`$tag$ .. $tag$`) is read as SQL too, because it
+/// usually is (a function or DO body, whose literals and comments are lexed
+/// again when it runs): [`context`](Self::context) is the context inside the
+/// body, and [`dollar_delimiters`](Self::dollar_delimiters) the delimiters
+/// that would end the bodies around it. A body ends at its delimiter
+/// whatever it contains, as the server ends it.
+///
+/// Text is fed by [`advance`](Self::advance) up to a point where a
+/// placeholder will be expanded; whatever is decided at that point by the
+/// character after it is decided as if that character were `"`, the first
+/// character of every expansion. [`skip_to`](Self::skip_to) then passes over
+/// the expansion, which the caller wrote so that it leaves the context as it
+/// found it.
+#[derive(Debug)]
+pub(crate) struct ContextScanner {
+    pos: usize,
+    context: Context,
+    /// The delimiters of the open dollar-quoted bodies, outermost first.
+    dollars: Vec<std::string::String>,
+}
+
+impl ContextScanner {
+    pub(crate) fn new() -> Self {
+        ContextScanner {
+            pos: 0,
+            context: Context::Code,
+            dollars: Vec::new(),
+        }
+    }
+
+    /// The context at the end of the text last passed to `advance`.
+    pub(crate) fn context(&self) -> Context {
+        self.context
+    }
+
+    /// The delimiters that would end the dollar-quoted bodies around the
+    /// position, outermost first.
+    pub(crate) fn dollar_delimiters(&self) -> impl Iterator<Item = &str> {
+        self.dollars.iter().map(std::string::String::as_str)
+    }
+
+    /// Continues past the text up to `pos`, written by the caller without
+    /// changing the context.
+    pub(crate) fn skip_to(&mut self, pos: usize) {
+        self.pos = self.pos.max(pos);
+    }
+
+    /// Reads `text` from where the last call stopped to its end. `text`
+    /// starts with the text given before. The error is a placeholder right
+    /// after `U&`, which would make its quoted name a Unicode-escaped one.
+    pub(crate) fn advance(&mut self, text: &str) -> Result<(), &'static str> {
+        let b = text.as_bytes();
+        let peek = |i: usize| match b.get(i) {
+            Some(&c) => c,
+            None if i == b.len() => b'"',
+            None => 0,
+        };
+        while self.pos < b.len() {
+            let i = self.pos;
+            if let Some(k) = self.closing_level(b, i) {
+                self.pos = i + self.dollars[k].len();
+                self.dollars.truncate(k);
+                self.context = Context::Code;
+                continue;
+            }
+            let c = b[i];
+            let (context, next) = match self.context {
+                Context::Code => match (c, peek(i + 1)) {
+                    _ if is_space(c) => (Context::Code, i + 1),
+                    (b'-', b'-') => (Context::LineComment, i + 2),
+                    (b'/', b'*') => (Context::BlockComment(1), i + 2),
+                    (b'\'', _) => (Context::String, i + 1),
+                    (b'"', _) => (Context::QuotedIdent, i + 1),
+                    (b'E' | b'e', b'\'') => (Context::EscapeString, i + 2),
+                    (b'B' | b'b' | b'X' | b'x' | b'N' | b'n', b'\'') => (Context::String, i + 2),
+                    (b'U' | b'u', b'&') => match peek(i + 2) {
+                        b'\'' => (Context::UnicodeString, i + 3),
+                        b'"' if i + 2 == b.len() => {
+                            return Err("a placeholder right after `U&` would be read as a \
+                                        Unicode-escaped identifier");
+                        }
+                        b'"' => (Context::QuotedIdent, i + 3),
+                        _ => (Context::Code, i + 1),
+                    },
+                    (b'$', d) if !d.is_ascii_digit() => match dollar_delimiter(b, i) {
+                        Some(body) if self.ends_body_within(b, i, body).is_none() => {
+                            // Past the check below, which is for the bodies
+                            // open before this one.
+                            self.dollars.push(text[i..body].to_owned());
+                            self.pos = body;
+                            continue;
+                        }
+                        _ => (Context::Code, i + 1),
+                    },
+                    _ => (Context::Code, lex_one(text, i).1),
+                },
+                Context::String | Context::UnicodeString | Context::EscapeString if c == b'\'' => {
+                    if peek(i + 1) == b'\'' {
+                        (self.context, i + 2)
+                    } else {
+                        (Context::Code, i + 1)
+                    }
+                }
+                Context::EscapeString if c == b'\\' => (Context::EscapeString, i + 2),
+                Context::QuotedIdent if c == b'"' => {
+                    if peek(i + 1) == b'"' {
+                        (Context::QuotedIdent, i + 2)
+                    } else {
+                        (Context::Code, i + 1)
+                    }
+                }
+                Context::LineComment if c == b'\n' || c == b'\r' => (Context::Code, i + 1),
+                Context::BlockComment(depth) => match (c, peek(i + 1)) {
+                    (b'/', b'*') => (Context::BlockComment(depth + 1), i + 2),
+                    (b'*', b'/') if depth == 1 => (Context::Code, i + 2),
+                    (b'*', b'/') => (Context::BlockComment(depth - 1), i + 2),
+                    _ => (self.context, i + 1),
+                },
+                other => (other, i + 1),
+            };
+            // The server ends a body at the first occurrence of its
+            // delimiter in the raw text, even in the middle of what would be
+            // a word or an escape inside it: no step may pass over one.
+            match self.ends_body_within(b, i, next) {
+                Some(j) => self.pos = j,
+                None => {
+                    self.context = context;
+                    self.pos = next;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The outermost open body whose delimiter starts at `i`, unless a body
+    /// around it ends inside that delimiter: then the inner body's text is
+    /// cut before its delimiter is complete, and nothing ends at `i`.
+    fn closing_level(&self, b: &[u8], i: usize) -> Option<usize> {
+        if b.get(i) != Some(&b'$') {
+            return None;
+        }
+        let starts_at = |d: &std::string::String, j: usize| b[j..].starts_with(d.as_bytes());
+        let k = self.dollars.iter().position(|d| starts_at(d, i))?;
+        let end = i + self.dollars[k].len();
+        let cut = (i + 1..end).any(|j| self.dollars[..k].iter().any(|d| starts_at(d, j)));
+        (!cut).then_some(k)
+    }
+
+    /// The first position after `i` and before `end` where an open body's
+    /// delimiter starts.
+    fn ends_body_within(&self, b: &[u8], i: usize, end: usize) -> Option<usize> {
+        if self.dollars.is_empty() {
+            return None;
+        }
+        (i + 1..end.min(b.len())).find(|&j| self.closing_level(b, j).is_some())
+    }
 }
 
 struct Tokens<'a> {
@@ -651,7 +1185,7 @@ mod tests {
         ] {
             assert!(is_blank(sql), "{sql:?}");
         }
-        for sql in ["SELECT 1", "'x'", "; x", "/* */ ("] {
+        for sql in ["SELECT 1", "'x'", "; x", "/* */ (", "\u{a0}", " \u{2003};"] {
             assert!(!is_blank(sql), "{sql:?}");
         }
         // An unterminated nested comment swallows the rest.
@@ -688,47 +1222,221 @@ mod tests {
         }
     }
 
+    fn found(sql: &str) -> Option<(std::string::String, bool)> {
+        session_statement(sql).map(|u| (u.statement, u.discard))
+    }
+
+    fn keyword(sql: &str) -> Option<std::string::String> {
+        found(sql).map(|(k, _)| k)
+    }
+
     #[test]
     fn session_statements_are_found_past_comments_and_literals() {
-        let keyword = |sql: &str| session_statement(sql).map(|(k, _)| k);
         assert_eq!(keyword("SET x = 1").as_deref(), Some("SET"));
         assert_eq!(
             keyword("  -- c\n /* x */ set x = 1").as_deref(),
-            Some("set")
+            Some("SET")
         );
         assert_eq!(keyword(";; Begin;").as_deref(), Some("Begin"));
         assert_eq!(keyword("start transaction").as_deref(), Some("start"));
         for sql in [
             "RESET ALL",
-            "DISCARD ALL",
+            "DISCARD TEMP",
             "LISTEN ch",
             "UNLISTEN *",
-            "PREPARE p AS SELECT 1",
-            "DEALLOCATE p",
             "COMMIT",
             "END",
             "ROLLBACK",
             "ABORT",
             "SAVEPOINT s",
             "RELEASE s",
+            "SET ROLE admin",
+            "SET SESSION AUTHORIZATION bob",
+            "SET SESSION statement_timeout = 0",
+            "set search_path to x",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "CLOSE c",
+            "PREPARE TRANSACTION 'x'",
+            "COMMIT PREPARED 'x'",
         ] {
-            assert!(keyword(sql).is_some(), "{sql}");
+            assert_eq!(found(sql).map(|f| f.1), Some(false), "{sql}");
         }
         assert_eq!(
             keyword("CREATE TEMP TABLE t (a int)").as_deref(),
             Some("CREATE TEMP")
         );
-        assert_eq!(
-            keyword("create global temporary table t (a int)").as_deref(),
-            Some("CREATE temporary")
-        );
-        assert_eq!(keyword("CREATE TABLE t (a int)"), None);
-        assert_eq!(keyword("/* SET */ SELECT 1"), None);
-        assert_eq!(keyword("SELECT 'BEGIN'"), None);
-        assert_eq!(keyword("-- BEGIN\nSELECT 1"), None);
-        assert_eq!(keyword("\"set\""), None);
+        for sql in [
+            "create global temporary table t (a int)",
+            "CREATE LOCAL TEMP TABLE t (a int)",
+            "CREATE OR REPLACE TEMP VIEW v AS SELECT 1",
+            "CREATE TEMPORARY SEQUENCE s",
+            "CREATE TABLE pg_temp.t (a int)",
+            "CREATE TABLE \"pg_temp\".t (a int)",
+            "CREATE VIEW pg_temp_3.v AS SELECT 1",
+            "SELECT 1 AS a INTO TEMP t",
+            "select * into temporary table t from u",
+        ] {
+            assert_eq!(found(sql).map(|f| f.1), Some(false), "{sql}");
+        }
         assert_eq!(keyword(""), None);
         assert_eq!(keyword("-- only\n;"), None);
+    }
+
+    #[test]
+    fn statements_that_cannot_be_reset_are_discarded() {
+        for sql in [
+            "PREPARE p AS SELECT 1",
+            "prepare p (int) AS SELECT $1",
+            "DEALLOCATE p",
+            "DEALLOCATE ALL",
+            "DISCARD ALL",
+            "LOAD 'auto_explain'",
+        ] {
+            assert_eq!(found(sql).map(|f| f.1), Some(true), "{sql}");
+        }
+        assert_eq!(found("DISCARD PLANS").map(|f| f.1), Some(false));
+        assert_eq!(
+            keyword("PREPARE TRANSACTION 'g'").as_deref(),
+            Some("PREPARE TRANSACTION")
+        );
+    }
+
+    #[test]
+    fn every_statement_of_a_multi_statement_text_is_looked_at() {
+        assert_eq!(keyword("SELECT 1; SET x = 1").as_deref(), Some("SET"));
+        assert_eq!(
+            keyword("INSERT INTO t VALUES (1); /* c */ commit").as_deref(),
+            Some("commit")
+        );
+        assert_eq!(
+            keyword("SELECT ';'; CREATE TEMP TABLE t ()").as_deref(),
+            Some("CREATE TEMP")
+        );
+        // The first one found is reported.
+        assert_eq!(keyword("LISTEN a; BEGIN").as_deref(), Some("LISTEN"));
+        assert_eq!(keyword("SELECT 1; SELECT 2;"), None);
+        // A SQL-standard body's `;` and `END` belong to the CREATE.
+        assert_eq!(
+            keyword(
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC \
+                 SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3"
+            ),
+            None
+        );
+        assert_eq!(
+            keyword("CREATE PROCEDURE p() BEGIN ATOMIC SELECT 1; END; BEGIN").as_deref(),
+            Some("BEGIN")
+        );
+    }
+
+    #[test]
+    fn transaction_scoped_settings_are_not_session_state() {
+        for sql in [
+            "SET LOCAL statement_timeout = '1s'",
+            "set local role admin",
+            "SET CONSTRAINTS ALL DEFERRED",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SELECT set_config('a.b', 'c', true)",
+            "SELECT pg_catalog.set_config('a.b', $1, TRUE)",
+            "SELECT pg_advisory_xact_lock(1)",
+            "SELECT pg_try_advisory_xact_lock_shared(1, 2)",
+            "SELECT pg_advisory_unlock(1)",
+        ] {
+            assert_eq!(keyword(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn session_calls_are_found_anywhere() {
+        for (sql, name) in [
+            ("SELECT pg_advisory_lock(1)", "pg_advisory_lock"),
+            (
+                "select PG_ADVISORY_LOCK_SHARED(1, 2)",
+                "PG_ADVISORY_LOCK_SHARED",
+            ),
+            (
+                "SELECT x FROM t WHERE pg_try_advisory_lock(t.id)",
+                "pg_try_advisory_lock",
+            ),
+            (
+                "SELECT pg_catalog.pg_try_advisory_lock_shared (7)",
+                "pg_try_advisory_lock_shared",
+            ),
+            ("SELECT \"pg_advisory_lock\"(1)", "\"pg_advisory_lock\""),
+            ("SELECT 1; SELECT pg_advisory_lock(1)", "pg_advisory_lock"),
+            (
+                "WITH a AS (SELECT pg_advisory_lock(1)) SELECT 1",
+                "pg_advisory_lock",
+            ),
+            ("SELECT set_config('a', 'b', false)", "set_config"),
+            ("SELECT set_config('a', 'b', $1)", "set_config"),
+            ("SELECT set_config('a', 'b', 'true')", "set_config"),
+            ("SELECT set_config('a', 'b', NOT true)", "set_config"),
+            ("SELECT set_config('a', 'b', (true))", "set_config"),
+            ("SELECT pg_catalog.set_config('a', 'b')", "set_config"),
+            ("SELECT set_config('a', 'b', false", "set_config"),
+            (
+                "SELECT set_config('a', set_config('b', 'c', true), true)",
+                "set_config",
+            ),
+            (
+                "DO $$ BEGIN PERFORM pg_advisory_lock(1); END $$",
+                "pg_advisory_lock",
+            ),
+            (
+                "do $body$ BEGIN PERFORM set_config('a', 'b', false); END $body$",
+                "set_config",
+            ),
+        ] {
+            assert_eq!(keyword(sql).as_deref(), Some(name), "{sql}");
+        }
+    }
+
+    #[test]
+    fn session_words_elsewhere_are_not_statements() {
+        for sql in [
+            "/* SET */ SELECT 1",
+            "SELECT 'BEGIN'",
+            "SELECT 'SET x = 1; BEGIN'",
+            "-- BEGIN\nSELECT 1",
+            "\"set\"",
+            "SELECT begin FROM t",
+            "SELECT \"begin\", \"set\" FROM t",
+            "UPDATE t SET a = 1",
+            "INSERT INTO listen (begin, commit) VALUES (1, 2)",
+            "SELECT CASE WHEN a THEN 1 END FROM t",
+            "CREATE TABLE temp (a int)",
+            "CREATE TABLE t (temp int)",
+            "INSERT INTO temp VALUES (1)",
+            "SELECT 'pg_advisory_lock(1)'",
+            "SELECT pg_advisory_lock FROM t",
+            "SELECT \"PG_ADVISORY_LOCK\"(1)",
+            "SELECT my_pg_advisory_lock(1)",
+            "SELECT $$ SET x $$",
+            "ALTER TABLE t ALTER COLUMN a SET DEFAULT 1",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_lock(1); END $$",
+            "SELECT * FROM pg_temp_x.t",
+        ] {
+            assert_eq!(keyword(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn refusal_names_the_statement_and_advice() {
+        match refuse_session_state("SELECT 1; SET x = 1") {
+            Err(crate::Error::SessionState(e)) => {
+                assert_eq!(e.statement, "SET");
+                assert!(e.advice.contains("server_settings"), "{}", e.advice);
+            }
+            other => panic!("expected SessionState, got {other:?}"),
+        }
+        match refuse_session_state("SELECT pg_advisory_lock(1)") {
+            Err(crate::Error::SessionState(e)) => {
+                assert!(e.advice.contains("pg_advisory_xact_lock"), "{}", e.advice);
+            }
+            other => panic!("expected SessionState, got {other:?}"),
+        }
+        assert!(refuse_session_state("SELECT 1").is_ok());
     }
 
     #[test]

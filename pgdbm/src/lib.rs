@@ -104,6 +104,73 @@ macro_rules! params {
     };
 }
 
+/// The lexer and template expansion, for the fuzz targets in `fuzz/`; not
+/// part of the API.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// One token: its kind's name, byte range and parenthesis depth.
+    pub type Token = (&'static str, std::ops::Range<usize>, u32);
+
+    /// The tokens of `sql`, as the lexer reads them.
+    pub fn tokens(sql: &str) -> Vec<Token> {
+        crate::lex::tokens(sql)
+            .map(|t| (kind_name(t.kind), t.start..t.end(), t.depth))
+            .collect()
+    }
+
+    fn kind_name(kind: crate::lex::TokenKind) -> &'static str {
+        use crate::lex::TokenKind::*;
+        match kind {
+            Word => "word",
+            QuotedIdent => "quoted identifier",
+            String => "string",
+            Number => "number",
+            Param => "parameter",
+            Punct => "punctuation",
+            Operator => "operator",
+            Other => "other",
+        }
+    }
+
+    /// Whether `sql` holds no statement.
+    pub fn is_blank(sql: &str) -> bool {
+        crate::lex::is_blank(sql)
+    }
+
+    /// The session-state use found in `sql`: statement, advice, discard.
+    pub fn session_statement(sql: &str) -> Option<(std::string::String, &'static str, bool)> {
+        crate::lex::session_statement(sql).map(|u| (u.statement, u.advice, u.discard))
+    }
+
+    /// The end of `VALUES` and the arity of a one-row `INSERT`.
+    pub fn single_row_insert(sql: &str) -> Option<(usize, usize)> {
+        crate::lex::single_row_insert(sql)
+    }
+
+    /// `sql` with a `RETURNING "column"` clause added.
+    pub fn append_returning(sql: &str, column: &str) -> std::string::String {
+        crate::lex::append_returning(sql, column)
+    }
+
+    /// Whether `sql` has a top-level RETURNING clause.
+    pub fn has_top_level_returning(sql: &str) -> bool {
+        crate::lex::has_top_level_returning(sql)
+    }
+
+    /// `sql` expanded for `schema`, validated as a manager validates it.
+    pub fn expand(sql: &str, schema: Option<&str>) -> crate::Result<std::string::String> {
+        if let Some(schema) = schema {
+            crate::ident::validate("schema", schema)?;
+        }
+        let cache = crate::template::TemplateCache::for_pool(
+            schema.map(std::sync::Arc::from),
+            std::sync::Arc::default(),
+        );
+        Ok(cache.render(sql)?.to_string())
+    }
+}
+
 /// Items generated code and macros refer to; not part of the API.
 #[doc(hidden)]
 pub mod __private {

@@ -4,12 +4,29 @@
 //! `"accounts"."users"`; the same SQL runs unchanged in another schema or in
 //! none. `{{schema}}` is the quoted schema on its own.
 //!
-//! Like the Python library, expansion is a plain text replacement over the
-//! whole query, string literals and comments included: the SQL is not parsed
-//! first, so `'{{schema}}'` becomes `'"accounts"'`. Unlike it, every name is
-//! quoted, so neither the schema nor a table name can change the statement
-//! beyond naming the object, and a malformed or unknown placeholder is an
-//! error rather than being passed on to the server.
+//! Every name is quoted, and written for where the placeholder stands, so
+//! that neither the schema nor a table name can change the statement beyond
+//! naming the object; a malformed or unknown placeholder is an error rather
+//! than being passed on to the server. The query is lexed (by the one SQL
+//! lexer, `lex`) up to each placeholder:
+//!
+//! | Where | Expansion |
+//! |---|---|
+//! | SQL text | `"accounts"."users"` |
+//! | `'...'` (and `B''`, `X''`, `N''`) | the same with `'` doubled: `'{{schema}}'` is the text `"accounts"`, and `to_regclass('{{tables.t}}')` finds the table for a schema called `o'Brien` |
+//! | `E'...'` | the same with `'` and `\` doubled |
+//! | `/* ... */` | as in SQL text; a name containing `/*` or `*/` (comments nest) is an error |
+//! | `-- ...` | as in SQL text; a name containing a line break is an error |
+//! | `$tag$ ... $tag$` | read as SQL, since a dollar-quoted body usually is (a function or DO body): the rules of the context inside the body, and a name containing the delimiter of any body around it is an error |
+//! | `"..."`, `U&"..."`, `U&'...'` | an error: nothing can be written there safely (a `U&''` literal's escape character is set after it, by `UESCAPE`) |
+//!
+//! Two names must not touch: a placeholder right after a quoted identifier
+//! or another placeholder, or right before a `"`, would merge into one name
+//! and is an error, as is one right after `U&`. Without a schema
+//! `{{schema}}` expands to nothing, wherever it is.
+//!
+//! (The Python library replaces placeholders as plain text everywhere, which
+//! lets a name with a `'` end the literal it stands in.)
 //!
 //! `{{` is a placeholder only when it looks like one. Text such as
 //! `'{{1,2},{3,4}}'` (a two-dimensional array literal) has a `,`, `{` or `}`
@@ -25,6 +42,7 @@ use std::ops::Deref;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::ident;
+use crate::lex::{Context, ContextScanner};
 use crate::{Error, Result};
 
 /// How many distinct templated queries a cache keeps. Applications have a
@@ -42,6 +60,11 @@ pub(crate) fn expand(sql: &str, schema: Option<&str>) -> Result<String> {
 /// [`expand`], borrowing `sql` when it has no placeholder to replace.
 fn expand_cow<'a>(sql: &'a str, schema: Option<&str>) -> Result<Cow<'a, str>> {
     let mut out: Option<String> = None;
+    // Lexes the output as it grows, only once a placeholder is found.
+    let mut scanner: Option<ContextScanner> = None;
+    // The quoted names of one placeholder, before they are written for
+    // their context.
+    let mut names = String::new();
     // `sql[..copied]` is already in `out`.
     let mut copied = 0;
     let mut from = 0;
@@ -54,19 +77,31 @@ fn expand_cow<'a>(sql: &'a str, schema: Option<&str>) -> Result<Cow<'a, str>> {
         };
         let out = out.get_or_insert_with(|| String::with_capacity(sql.len() + 64));
         out.push_str(&sql[copied..open]);
+        names.clear();
         match placeholder {
             Placeholder::Schema => {
                 if let Some(schema) = schema {
-                    ident::quote_into(out, schema);
+                    ident::quote_into(&mut names, schema);
                 }
             }
             Placeholder::Table(table) => {
                 if let Some(schema) = schema {
-                    ident::quote_into(out, schema);
-                    out.push('.');
+                    ident::quote_into(&mut names, schema);
+                    names.push('.');
                 }
-                ident::quote_into(out, &table);
+                ident::quote_into(&mut names, &table);
             }
+        }
+        // Only `{{schema}}` without a schema expands to nothing, and then no
+        // name comes from outside the query text: nothing to place.
+        if !names.is_empty() {
+            let scanner = scanner.get_or_insert_with(ContextScanner::new);
+            scanner
+                .advance(out)
+                .map_err(|message| Error::template(open, message))?;
+            place(out, &names, scanner, sql.as_bytes().get(end).copied())
+                .map_err(|message| Error::template(open, message))?;
+            scanner.skip_to(out.len());
         }
         copied = end;
         from = end;
@@ -78,6 +113,97 @@ fn expand_cow<'a>(sql: &'a str, schema: Option<&str>) -> Result<Cow<'a, str>> {
             Cow::Owned(out)
         }
     })
+}
+
+/// Appends `names` (quoted identifiers, joined by `.`) to `out`, where the
+/// scanner says the end of `out` stands, written so that they stay inside
+/// that context; `after` is the query's byte after the placeholder. The
+/// error says why they cannot be.
+///
+/// Every expansion starts and ends with `"`, which can neither continue a
+/// token nor form a comment marker or dollar-quote delimiter with the text
+/// around it, so what it could do to its context is decided by what it
+/// contains: checking that is enough.
+fn place(
+    out: &mut String,
+    names: &str,
+    scanner: &ContextScanner,
+    after: Option<u8>,
+) -> std::result::Result<(), String> {
+    let start = out.len();
+    match scanner.context() {
+        Context::Code => {
+            // Two quoted identifiers side by side are one name with a `"`.
+            if out.ends_with('"') {
+                return Err(
+                    "a placeholder right after a quoted name would merge with it \
+                            into one identifier: put a space or `.` between them"
+                        .into(),
+                );
+            }
+            if after == Some(b'"') {
+                return Err(
+                    "a quoted name right after a placeholder would merge with it \
+                            into one identifier: put a space or `.` between them"
+                        .into(),
+                );
+            }
+            out.push_str(names);
+        }
+        Context::String => push_escaped(out, names, false),
+        Context::EscapeString => push_escaped(out, names, true),
+        Context::UnicodeString => {
+            return Err(
+                "a placeholder inside a U&'...' literal cannot be written safely \
+                        (UESCAPE may change its escape character): use a '...' literal"
+                    .into(),
+            );
+        }
+        Context::QuotedIdent => {
+            return Err(
+                "a placeholder inside a quoted identifier cannot be expanded safely: \
+                        write it on its own, it is quoted already"
+                    .into(),
+            );
+        }
+        Context::LineComment => {
+            if names.contains(['\n', '\r']) {
+                return Err(format!(
+                    "the name {names} contains a line break, which would end the `--` comment \
+                     around the placeholder"
+                ));
+            }
+            out.push_str(names);
+        }
+        Context::BlockComment(_) => {
+            if names.contains("*/") || names.contains("/*") {
+                return Err(format!(
+                    "the name {names} contains `/*` or `*/`, which would change the block \
+                     comment around the placeholder"
+                ));
+            }
+            out.push_str(names);
+        }
+    }
+    let written = &out[start..];
+    if let Some(d) = scanner.dollar_delimiters().find(|d| written.contains(d)) {
+        return Err(format!(
+            "the name {names} contains `{d}`, which would end the dollar-quoted body around \
+             the placeholder"
+        ));
+    }
+    Ok(())
+}
+
+/// Appends `text` as the inside of a string literal: `'` doubled, and `\`
+/// too in an escape string.
+fn push_escaped(out: &mut String, text: &str, backslashes: bool) {
+    for c in text.chars() {
+        if c == '\'' || (backslashes && c == '\\') {
+            out.push(c);
+        }
+        out.push(c);
+    }
 }
 
 enum Placeholder {
@@ -391,12 +517,215 @@ mod tests {
         assert_eq!(expand("{{\ttables . \"U\"\n}}", None).unwrap(), "\"U\"");
     }
 
+    const CANARY: &str = "x'||nextval('public.canary_seq')||'";
+
     #[test]
-    fn replaces_inside_literals_too() {
+    fn string_literals_double_the_quotes() {
         assert_eq!(
             expand("SELECT '{{tables.t}}' -- {{schema}}", Some("s")).unwrap(),
             "SELECT '\"s\".\"t\"' -- \"s\""
         );
+        assert_eq!(
+            expand("SELECT to_regclass('{{tables.t}}')", Some("o'Brien")).unwrap(),
+            "SELECT to_regclass('\"o''Brien\".\"t\"')"
+        );
+        // The canary stays text: the literal is not ended.
+        assert_eq!(
+            expand("SELECT '{{schema}}'::text", Some(CANARY)).unwrap(),
+            "SELECT '\"x''||nextval(''public.canary_seq'')||''\"'::text"
+        );
+        // A backslash is an ordinary character in a standard literal.
+        assert_eq!(
+            expand("SELECT 'a{{schema}}b'", Some("\\'")).unwrap(),
+            "SELECT 'a\"\\''\"b'"
+        );
+        for prefix in ["B", "x", "N"] {
+            assert_eq!(
+                expand(&format!("{prefix}'{{{{schema}}}}'"), Some("'")).unwrap(),
+                format!("{prefix}'\"''\"'")
+            );
+        }
+        // After a doubled quote, still inside the literal.
+        assert_eq!(
+            expand("SELECT 'it''s {{schema}}'", Some("'")).unwrap(),
+            "SELECT 'it''s \"''\"'"
+        );
+        // After a literal that ended, back in SQL text.
+        assert_eq!(
+            expand("SELECT 'a' || {{schema}}", Some("'")).unwrap(),
+            "SELECT 'a' || \"'\""
+        );
+    }
+
+    #[test]
+    fn escape_strings_double_quotes_and_backslashes() {
+        assert_eq!(
+            expand("SELECT E'{{schema}}'", Some("a\\'b")).unwrap(),
+            "SELECT E'\"a\\\\''b\"'"
+        );
+        assert_eq!(
+            expand("SELECT e'\\' {{schema}}'", Some("x")).unwrap(),
+            "SELECT e'\\' \"x\"'"
+        );
+        // A backslash right before the placeholder escapes its `"`, and the
+        // name still stays inside.
+        assert_eq!(
+            expand("SELECT E'\\{{schema}}'", Some("'")).unwrap(),
+            "SELECT E'\\\"''\"'"
+        );
+    }
+
+    fn template_error(sql: &str, schema: &str) -> String {
+        match expand(sql, Some(schema)) {
+            Err(Error::Template(e)) => e.message,
+            other => panic!("{sql:?} with {schema:?}: expected a template error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn comments_refuse_names_that_would_end_them() {
+        assert_eq!(
+            expand(
+                "SELECT 1 /* {{schema}} /* {{tables.t}} */ */",
+                Some("a -- b")
+            )
+            .unwrap(),
+            "SELECT 1 /* \"a -- b\" /* \"a -- b\".\"t\" */ */"
+        );
+        assert_eq!(
+            expand("SELECT 1 -- {{schema}} /*\n", Some("a */ b")).unwrap(),
+            "SELECT 1 -- \"a */ b\" /*\n"
+        );
+        for bad in ["a */ b", "a /* b", "*/"] {
+            let got = template_error("SELECT 1 /* {{schema}} */", bad);
+            assert!(got.contains("block comment"), "{got}");
+        }
+        for bad in ["a\nb", "a\rb"] {
+            let got = template_error("SELECT 1 -- {{tables.t}}", bad);
+            assert!(got.contains("line break"), "{got}");
+        }
+        // The comment ended at the newline: back in SQL text.
+        assert_eq!(
+            expand("SELECT 1 -- c\n, {{schema}}", Some("a\nb")).unwrap(),
+            "SELECT 1 -- c\n, \"a\nb\""
+        );
+    }
+
+    #[test]
+    fn dollar_bodies_are_read_as_sql() {
+        let body = "DO $f$ BEGIN PERFORM 1 FROM {{tables.t}} WHERE '{{schema}}' <> ''; END $f$";
+        assert_eq!(
+            expand(body, Some("o'B $$")).unwrap(),
+            "DO $f$ BEGIN PERFORM 1 FROM \"o'B $$\".\"t\" WHERE '\"o''B $$\"' <> ''; END $f$"
+        );
+        let got = template_error(body, "a$f$b");
+        assert!(got.contains("`$f$`"), "{got}");
+        let got = template_error("SELECT $$ {{schema}} $$", "a$$b");
+        assert!(got.contains("`$$`"), "{got}");
+        // The delimiters of every body around the placeholder count.
+        let nested = "SELECT $a$ x $b$ {{schema}} $b$ $a$";
+        assert!(template_error(nested, "$a$").contains("`$a$`"));
+        assert!(template_error(nested, "$b$").contains("`$b$`"));
+        assert!(expand(nested, Some("$c$")).is_ok());
+        // `$e$` ends the outer body inside what would close the inner `$$`:
+        // the placeholder is in a standard literal at the top.
+        assert_eq!(
+            expand("$e$$$$$e$$$~$$'$${{schema}}'", Some("'")).unwrap(),
+            "$e$$$$$e$$$~$$'$$\"''\"'"
+        );
+        let got = template_error("SELECT $$$$$${{tables.t}}$$", "$$");
+        assert!(got.contains("`$$`"), "{got}");
+        // A body ends at the first `$$`, even one that a word or a nested
+        // delimiter inside it would have covered: the placeholder after
+        // `$x$$` is in SQL text again, and after `\\$$` too.
+        assert_eq!(
+            expand("SELECT $$ $x$$ {{schema}}", Some("$$")).unwrap(),
+            "SELECT $$ $x$$ \"$$\""
+        );
+        assert_eq!(
+            expand("SELECT $$ a$$ {{schema}}", Some("$$")).unwrap(),
+            "SELECT $$ a$$ \"$$\""
+        );
+        assert_eq!(
+            expand("SELECT $$ E'\\$$ {{schema}}", Some("'")).unwrap(),
+            "SELECT $$ E'\\$$ \"'\""
+        );
+        // Inside the body, a quoted identifier is still no place for a name.
+        let got = template_error("SELECT $$ SELECT \"{{schema}}\" $$", "x");
+        assert!(got.contains("quoted identifier"), "{got}");
+        // After the body ends, back in SQL text.
+        assert_eq!(
+            expand("SELECT $$'$$, '{{schema}}'", Some("'")).unwrap(),
+            "SELECT $$'$$, '\"''\"'"
+        );
+    }
+
+    #[test]
+    fn quoted_identifiers_and_touching_names_are_refused() {
+        for sql in [
+            "SELECT \"{{schema}}\"",
+            "SELECT \"a{{tables.t}}b\"",
+            "SELECT U&\"{{schema}}\"",
+            "SELECT \"a\"{{schema}}",
+        ] {
+            let got = template_error(sql, "s");
+            assert!(got.contains("quoted identifier"), "{sql}: {got}");
+        }
+        for sql in ["{{schema}}{{tables.t}}", "{{schema}}\"t\""] {
+            let got = template_error(sql, "s");
+            assert!(got.contains("merge"), "{sql}: {got}");
+        }
+        let got = template_error("SELECT U&'{{schema}}'", "s");
+        assert!(got.contains("U&"), "{got}");
+        let got = template_error("SELECT U&{{schema}}", "s");
+        assert!(got.contains("U&"), "{got}");
+        // Separated, they are separate names.
+        assert_eq!(
+            expand("{{schema}}.{{tables.t}} {{schema}}", Some("s")).unwrap(),
+            "\"s\".\"s\".\"t\" \"s\""
+        );
+        // `xU&` is a word and an operator, not a Unicode prefix.
+        assert_eq!(expand("xU&{{schema}}", Some("s")).unwrap(), "xU&\"s\"");
+    }
+
+    #[test]
+    fn a_name_never_leaves_its_context() {
+        let templates = [
+            "SELECT {{tables.t}}, '{{schema}}', E'{{schema}}' /* {{schema}} */ -- {{schema}}\n",
+            "SELECT $q$ '{{schema}}' /* {{schema}} */ $q$",
+        ];
+        let names = [
+            CANARY,
+            "'",
+            "''",
+            "\\",
+            "\\'",
+            "\"",
+            "\"\"",
+            "*/",
+            "/*",
+            "--",
+            "$$",
+            "$q$",
+            "\n",
+            "é\u{202e}😀",
+            "x; DROP TABLE y",
+        ];
+        for template in templates {
+            let plain = expand(template, Some("s")).unwrap();
+            let shape = |sql: &str| {
+                crate::lex::tokens(sql)
+                    .map(|t| (t.kind, t.depth))
+                    .collect::<Vec<_>>()
+            };
+            for name in names {
+                match expand(template, Some(name)) {
+                    Ok(sql) => assert_eq!(shape(&sql), shape(&plain), "{name:?}: {sql}"),
+                    Err(Error::Template(_)) => {}
+                    Err(e) => panic!("{name:?}: {e}"),
+                }
+            }
+        }
     }
 
     #[test]
