@@ -61,7 +61,7 @@ impl Session {
 fn verdict(sql: &str) -> u8 {
     match lex::session_statement(sql) {
         None => SESSION_CLEAN,
-        Some((keyword, _)) if keyword.eq_ignore_ascii_case("prepare") => SESSION_DISCARD,
+        Some(found) if found.discard => SESSION_DISCARD,
         Some(_) => SESSION_RESET,
     }
 }

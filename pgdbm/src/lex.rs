@@ -136,8 +136,6 @@ const SET_CONFIG_ADVICE: &str = "pass true as set_config's third argument (trans
 /// A statement that leaves state in the session: what it is, where to run
 /// it instead, and whether a connection that ran it can be reset.
 #[derive(Debug, Clone, PartialEq, Eq)]
-// The call guard reads every field; until it lands, only tests read some.
-#[allow(dead_code)]
 pub(crate) struct SessionUse {
     /// The keyword or function as written (`SET`, `CREATE TEMP`,
     /// `pg_advisory_lock`).
