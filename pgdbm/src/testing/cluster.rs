@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -150,17 +150,8 @@ impl Server {
     }
 
     fn stop(&self) -> Result<(), String> {
-        let out = pg_ctl_stop(&self.bins, &self.dir, &self.runner, "fast")?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "pg_ctl stop failed ({}): {}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim(),
-                self.log_excerpt()
-            ))
-        }
+        pg_ctl_stop(&self.bins, &self.dir, &self.runner, "fast")
+            .map_err(|e| format!("{e}\n{}", self.log_excerpt()))
     }
 
     fn log_excerpt(&self) -> String {
@@ -568,16 +559,7 @@ fn init_data_dir(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<(),
         // and gives tests a deterministic collation.
         .arg("--locale=C")
         .arg("--no-sync");
-    let out = run(&mut cmd, "initdb")?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "initdb failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    run_ok(&mut cmd, "initdb")
 }
 
 fn start_server(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<u16, String> {
@@ -627,17 +609,10 @@ fn pg_ctl_up(
 ) -> Result<(), String> {
     let mut cmd = runner.command(&bins.pg_ctl, dir);
     cmd.args(pg_ctl_up_args(dir, port, action));
-    let out = run(&mut cmd, &format!("pg_ctl {}", action.name()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "pg_ctl {} on port {port} failed ({}): {}",
-            action.name(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    run_ok(
+        &mut cmd,
+        &format!("pg_ctl {} on port {port}", action.name()),
+    )
 }
 
 /// Both actions pass the full server options, so a restart never depends on
@@ -669,22 +644,28 @@ fn pg_ctl_up_args(dir: &ClusterDir, port: u16, action: PgCtlUp) -> Vec<OsString>
 
 /// `mode` is pg_ctl's shutdown mode: `fast` ends sessions and checkpoints,
 /// `immediate` just kills everything (enough for a directory about to go).
-fn pg_ctl_stop(
-    bins: &PgBins,
-    dir: &ClusterDir,
-    runner: &Runner,
-    mode: &str,
-) -> Result<Output, String> {
+fn pg_ctl_stop(bins: &PgBins, dir: &ClusterDir, runner: &Runner, mode: &str) -> Result<(), String> {
     let mut cmd = runner.command(&bins.pg_ctl, dir);
     cmd.arg("-D")
         .arg(&dir.data)
         .args(["-m", mode, "-w", "stop"]);
-    run(&mut cmd, "pg_ctl stop")
+    run_ok(&mut cmd, "pg_ctl stop")
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
-    cmd.output()
-        .map_err(|e| format!("could not run {what} ({:?}): {e}", cmd.get_program()))
+/// Runs `cmd` to completion; a failure's text names `what` and quotes its stderr.
+fn run_ok(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run {what} ({:?}): {e}", cmd.get_program()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// The OS hands out an unused port for port 0; it stays free once we let go
