@@ -1,11 +1,13 @@
-//! A throwaway PostgreSQL cluster for tests and examples that were given no
-//! server URL.
+//! Throwaway PostgreSQL clusters: the one shared by tests and examples that
+//! were given no server URL, and private ones ([`TestCluster`]) for tests
+//! that restart their server.
 //!
-//! The cluster lives for exactly as long as the process that started it. Rust
-//! never drops statics, so cleanup is delegated to a small "guardian" shell
-//! process that waits for end-of-file on a pipe only we hold the write end of:
-//! whenever and however this process exits, the kernel closes that pipe and the
-//! guardian stops the server and deletes its directory.
+//! The shared cluster lives for exactly as long as the process that started
+//! it. Rust never drops statics, so cleanup is delegated to a small
+//! "guardian" shell process that waits for end-of-file on a pipe only we hold
+//! the write end of: whenever and however this process exits, the kernel
+//! closes that pipe and the guardian stops the server and deletes its
+//! directory. A `TestCluster` closes its pipe when dropped, and waits.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -14,16 +16,32 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::DatabaseConfig;
+use crate::error::{Error, Result};
 
 /// Where a running server is; enough for the caller to build a connection config.
 pub(crate) struct ClusterAddr {
     pub host: String,
     pub port: u16,
     pub user: String,
+}
+
+impl ClusterAddr {
+    /// A configuration for the cluster's `postgres` database, otherwise the defaults.
+    pub(crate) fn config(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            database: "postgres".to_owned(),
+            ..DatabaseConfig::default()
+        }
+    }
 }
 
 const HOST: &str = "127.0.0.1";
@@ -34,53 +52,251 @@ const DEBIAN_PG_ROOT: &str = "/usr/lib/postgresql";
 const START_ATTEMPTS: u32 = 3;
 const LOG_TAIL_LINES: usize = 30;
 
-struct Cluster {
+/// A server this process started, with everything needed to control it.
+struct Server {
     addr: ClusterAddr,
-    // Never written to. It only has to stay open until the process dies; the
-    // kernel closing it is what tells the guardian to clean up.
-    _guardian: ChildStdin,
+    bins: PgBins,
+    dir: ClusterDir,
+    runner: Runner,
+    guardian: Guardian,
 }
 
-static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+/// The clean-up process. It waits for end-of-file on a pipe only we hold
+/// the write end of, then stops the server and deletes its directory.
+struct Guardian {
+    // Never written to. Its closing (by `finish`, or by the kernel when this
+    // process dies) is what tells the guardian to clean up.
+    pipe: Option<ChildStdin>,
+    child: Child,
+}
+
+impl Guardian {
+    /// Lets the guardian clean up now and waits until it has, so the server
+    /// is gone and its port and directory are free when this returns.
+    fn finish(&mut self) {
+        drop(self.pipe.take());
+        let _ = self.child.wait();
+    }
+}
+
+static CLUSTER: OnceLock<Result<Server, String>> = OnceLock::new();
 
 /// Starts (once per process) a throwaway cluster and returns its address, or the error text.
 pub(crate) fn ephemeral() -> Result<&'static ClusterAddr, String> {
     // `get_or_init` blocks concurrent first callers until the one running the
     // initializer is done, so racing test threads share a single cluster.
-    match CLUSTER.get_or_init(start_cluster) {
-        Ok(cluster) => Ok(&cluster.addr),
+    // The static is never dropped, so its guardian only runs at process exit.
+    match CLUSTER.get_or_init(Server::launch) {
+        Ok(server) => Ok(&server.addr),
         Err(e) => Err(e.clone()),
     }
 }
 
-fn start_cluster() -> Result<Cluster, String> {
-    let bins = find_binaries(
-        env::var_os("PGDBM_PG_BIN"),
-        env::var_os("PATH"),
-        Path::new(DEBIAN_PG_ROOT),
-    )?;
-    let runner = Runner::for_current_user()?;
-    let dir = create_cluster_dir(&runner)?;
-    // The guardian goes up before anything that can leave state behind, so
-    // every later failure (or a crash) is cleaned up by simply dropping it.
-    let guardian = match spawn_guardian(&bins, &dir, &runner) {
-        Ok(stdin) => stdin,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&dir.root);
-            return Err(e);
+impl Server {
+    fn launch() -> Result<Server, String> {
+        let bins = find_binaries(
+            env::var_os("PGDBM_PG_BIN"),
+            env::var_os("PATH"),
+            Path::new(DEBIAN_PG_ROOT),
+        )?;
+        let runner = Runner::for_current_user()?;
+        let dir = create_cluster_dir(&runner)?;
+        // The guardian goes up before anything that can leave state behind, so
+        // every later failure (or a crash) is cleaned up by simply dropping it.
+        let guardian = match spawn_guardian(&bins, &dir, &runner) {
+            Ok(guardian) => guardian,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir.root);
+                return Err(e);
+            }
+        };
+        let mut server = Server {
+            addr: ClusterAddr {
+                host: HOST.to_owned(),
+                port: 0,
+                user: SUPERUSER.to_owned(),
+            },
+            bins,
+            dir,
+            runner,
+            guardian,
+        };
+        match server.init_and_start() {
+            Ok(port) => {
+                server.addr.port = port;
+                Ok(server)
+            }
+            Err(e) => {
+                server.guardian.finish();
+                Err(e)
+            }
         }
-    };
-    init_data_dir(&bins, &dir, &runner)?;
-    let port = start_server(&bins, &dir, &runner)?;
-    wait_for_tcp(port)?;
-    Ok(Cluster {
-        addr: ClusterAddr {
-            host: HOST.to_owned(),
-            port,
-            user: SUPERUSER.to_owned(),
-        },
-        _guardian: guardian,
-    })
+    }
+
+    fn init_and_start(&self) -> Result<u16, String> {
+        init_data_dir(&self.bins, &self.dir, &self.runner)?;
+        let port = start_server(&self.bins, &self.dir, &self.runner)?;
+        wait_for_tcp(port)?;
+        Ok(port)
+    }
+
+    /// Runs `pg_ctl start` or `restart` on the port the server was first
+    /// given, so configurations built from `addr` keep working, and returns
+    /// once clients can connect over TCP.
+    fn come_up(&self, action: PgCtlUp) -> Result<(), String> {
+        pg_ctl_up(&self.bins, &self.dir, &self.runner, self.addr.port, action)
+            .map_err(|e| format!("{e}\n{}", self.log_excerpt()))?;
+        wait_for_tcp(self.addr.port)
+    }
+
+    fn stop(&self) -> Result<(), String> {
+        pg_ctl_stop(&self.bins, &self.dir, &self.runner, "fast")
+            .map_err(|e| format!("{e}\n{}", self.log_excerpt()))
+    }
+
+    fn log_excerpt(&self) -> String {
+        log_excerpt(&self.dir.log)
+    }
+}
+
+/// A private throwaway PostgreSQL cluster, for tests that restart, stop or
+/// otherwise mistreat their server.
+///
+/// Unlike the server behind [`server_config`](super::server_config), it is
+/// always a new cluster of its own, started from the local PostgreSQL
+/// binaries (`initdb`, `pg_ctl`; `PGDBM_PG_BIN`, else `PATH`, else
+/// `/usr/lib/postgresql/*/bin`), even when `PGDBM_TEST_URL` names a server:
+/// a test that restarts it must not take down the server other tests share.
+/// As root, the server runs as the `postgres` OS user.
+///
+/// Dropping it stops the server and deletes its directory, and waits until
+/// both are done. A guardian process does the same if this process dies
+/// first, so a crashed test leaves no postmaster behind.
+///
+/// The control methods block the calling thread (they wait for `pg_ctl`):
+/// from async code, share the cluster in an [`Arc`](std::sync::Arc) and call
+/// them through `tokio::task::spawn_blocking`. Calls from several threads are
+/// taken one at a time.
+///
+/// ```no_run
+/// # async fn f() -> pgdbm::Result<()> {
+/// use std::sync::Arc;
+/// use pgdbm::testing::TestCluster;
+///
+/// let cluster = Arc::new(TestCluster::start()?);
+/// let db = pgdbm::Database::connect(cluster.config()).await?;
+/// let handle = Arc::clone(&cluster);
+/// let back = tokio::task::spawn_blocking(move || handle.restart()).await.unwrap()?;
+/// let one: i32 = db.fetch_value("SELECT 1", &[]).await?;
+/// println!("back after {:?}", back.elapsed());
+/// # Ok(()) }
+/// ```
+pub struct TestCluster {
+    server: Server,
+    // Serializes `pg_ctl` runs: two at once on one data directory fail.
+    control: Mutex<()>,
+}
+
+impl std::fmt::Debug for TestCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestCluster")
+            .field("port", &self.server.addr.port)
+            .field("dir", &self.server.dir.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cluster failures are the local installation's problem, reported as a
+/// configuration error that says what went wrong and shows the server log.
+fn cluster_error(message: String) -> Error {
+    Error::config("TestCluster", message)
+}
+
+impl TestCluster {
+    /// Creates and starts a new cluster (`initdb`, then `pg_ctl start` on a
+    /// free port of 127.0.0.1); it accepts connections when this returns.
+    ///
+    /// ```no_run
+    /// # fn f() -> pgdbm::Result<()> {
+    /// let cluster = pgdbm::testing::TestCluster::start()?;
+    /// println!("private server on port {}", cluster.config().port);
+    /// # Ok(()) }
+    /// ```
+    pub fn start() -> Result<TestCluster> {
+        Ok(TestCluster {
+            server: Server::launch().map_err(cluster_error)?,
+            control: Mutex::new(()),
+        })
+    }
+
+    /// A configuration for the cluster's `postgres` database, with the same
+    /// small pools as [`server_config`](super::server_config).
+    ///
+    /// ```no_run
+    /// # async fn f(cluster: pgdbm::testing::TestCluster) -> pgdbm::Result<()> {
+    /// let db = pgdbm::Database::connect(cluster.config().with_multiplexing(false)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn config(&self) -> DatabaseConfig {
+        super::small_pools(self.server.addr.config())
+    }
+
+    /// Restarts the server the way an operator would (`pg_ctl restart -m
+    /// fast`: sessions are terminated, in-flight statements fail) and
+    /// returns the moment it accepts connections again, taken after it
+    /// does. The port stays the same.
+    ///
+    /// ```no_run
+    /// # fn f(cluster: pgdbm::testing::TestCluster) -> pgdbm::Result<()> {
+    /// let back = cluster.restart()?;
+    /// assert!(back <= std::time::Instant::now());
+    /// # Ok(()) }
+    /// ```
+    pub fn restart(&self) -> Result<Instant> {
+        let _one_at_a_time = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        self.server
+            .come_up(PgCtlUp::Restart)
+            .map_err(cluster_error)?;
+        Ok(Instant::now())
+    }
+
+    /// Takes the server down (`pg_ctl stop -m fast`) and keeps it down until
+    /// [`resume`](Self::resume); meanwhile connecting fails.
+    ///
+    /// ```no_run
+    /// # fn f(cluster: pgdbm::testing::TestCluster) -> pgdbm::Result<()> {
+    /// cluster.stop()?;
+    /// cluster.resume()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&self) -> Result<()> {
+        let _one_at_a_time = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        self.server.stop().map_err(cluster_error)
+    }
+
+    /// Starts a server taken down by [`stop`](Self::stop) again, on the same
+    /// port, and returns the moment it accepts connections, taken after it
+    /// does.
+    ///
+    /// ```no_run
+    /// # fn f(cluster: pgdbm::testing::TestCluster) -> pgdbm::Result<()> {
+    /// cluster.stop()?;
+    /// let back = cluster.resume()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn resume(&self) -> Result<Instant> {
+        let _one_at_a_time = self.control.lock().unwrap_or_else(PoisonError::into_inner);
+        self.server.come_up(PgCtlUp::Start).map_err(cluster_error)?;
+        Ok(Instant::now())
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // The guardian's own clean-up (stop, then delete) is the one place
+        // that logic lives; here it just runs now instead of at exit.
+        self.server.guardian.finish();
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -302,7 +518,7 @@ fn create_private_dir(path: &Path) -> Result<(), String> {
 
 /// Runs as the cluster's owner so it can both stop the server and delete
 /// everything the server created.
-fn spawn_guardian(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<ChildStdin, String> {
+fn spawn_guardian(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<Guardian, String> {
     // Paths travel as positional parameters so no quoting is needed. Hangups
     // and interrupts are ignored: only end-of-file on stdin means "clean up".
     const SCRIPT: &str = "trap '' HUP INT; cat >/dev/null; \
@@ -322,11 +538,16 @@ fn spawn_guardian(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<Ch
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("could not start the cluster guardian (sh): {e}"))?;
-    // Dropping `child` neither waits for nor kills it; only the pipe matters.
-    child
+    // Dropping `child` would neither wait for nor kill it; only the pipe
+    // matters. It is kept so that `Guardian::finish` can wait for it.
+    let pipe = child
         .stdin
         .take()
-        .ok_or_else(|| "cluster guardian has no stdin pipe".to_owned())
+        .ok_or_else(|| "cluster guardian has no stdin pipe".to_owned())?;
+    Ok(Guardian {
+        pipe: Some(pipe),
+        child,
+    })
 }
 
 fn init_data_dir(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<(), String> {
@@ -338,78 +559,113 @@ fn init_data_dir(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<(),
         // and gives tests a deterministic collation.
         .arg("--locale=C")
         .arg("--no-sync");
-    let out = run(&mut cmd, "initdb")?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "initdb failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    run_ok(&mut cmd, "initdb")
 }
 
 fn start_server(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<u16, String> {
     let mut last_error = String::new();
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
-        match pg_ctl_start(bins, dir, runner, port) {
+        match pg_ctl_up(bins, dir, runner, port, PgCtlUp::Start) {
             Ok(()) => return Ok(port),
             Err(e) => {
                 // A start that timed out may have left a live postmaster that
                 // would make the next attempt fail with "already running".
-                stop_quietly(bins, dir, runner);
+                let _ = pg_ctl_stop(bins, dir, runner, "immediate");
                 last_error = e;
             }
         }
     }
     Err(format!(
-        "could not start the test PostgreSQL server ({START_ATTEMPTS} attempts): {last_error}\n\
-         --- last lines of {} ---\n{}",
-        dir.log.display(),
-        log_tail(&dir.log)
+        "could not start the test PostgreSQL server ({START_ATTEMPTS} attempts): {last_error}\n{}",
+        log_excerpt(&dir.log)
     ))
 }
 
-fn pg_ctl_start(bins: &PgBins, dir: &ClusterDir, runner: &Runner, port: u16) -> Result<(), String> {
+/// The two `pg_ctl` actions that leave a running server behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PgCtlUp {
+    Start,
+    /// Stops with `-m fast` first: sessions are terminated, not waited for,
+    /// as an operator's restart would.
+    Restart,
+}
+
+impl PgCtlUp {
+    fn name(self) -> &'static str {
+        match self {
+            PgCtlUp::Start => "start",
+            PgCtlUp::Restart => "restart",
+        }
+    }
+}
+
+fn pg_ctl_up(
+    bins: &PgBins,
+    dir: &ClusterDir,
+    runner: &Runner,
+    port: u16,
+    action: PgCtlUp,
+) -> Result<(), String> {
+    let mut cmd = runner.command(&bins.pg_ctl, dir);
+    cmd.args(pg_ctl_up_args(dir, port, action));
+    run_ok(
+        &mut cmd,
+        &format!("pg_ctl {} on port {port}", action.name()),
+    )
+}
+
+/// Both actions pass the full server options, so a restart never depends on
+/// what `postmaster.opts` remembered.
+fn pg_ctl_up_args(dir: &ClusterDir, port: u16, action: PgCtlUp) -> Vec<OsString> {
     // pg_ctl hands these to a shell, hence the quoting of the path.
     let server_options = format!(
         "-p {port} -k {} -c listen_addresses={HOST} -c fsync=off -c synchronous_commit=off \
          -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB",
         sh_quote(&dir.socket.to_string_lossy())
     );
+    let mut args: Vec<OsString> = vec![
+        "-D".into(),
+        dir.data.clone().into(),
+        "-l".into(),
+        dir.log.clone().into(),
+        "-w".into(),
+        "-t".into(),
+        "60".into(),
+        "-o".into(),
+        server_options.into(),
+    ];
+    if action == PgCtlUp::Restart {
+        args.extend(["-m".into(), "fast".into()]);
+    }
+    args.push(action.name().into());
+    args
+}
+
+/// `mode` is pg_ctl's shutdown mode: `fast` ends sessions and checkpoints,
+/// `immediate` just kills everything (enough for a directory about to go).
+fn pg_ctl_stop(bins: &PgBins, dir: &ClusterDir, runner: &Runner, mode: &str) -> Result<(), String> {
     let mut cmd = runner.command(&bins.pg_ctl, dir);
     cmd.arg("-D")
         .arg(&dir.data)
-        .arg("-l")
-        .arg(&dir.log)
-        .args(["-w", "-t", "60", "-o"])
-        .arg(server_options)
-        .arg("start");
-    let out = run(&mut cmd, "pg_ctl start")?;
+        .args(["-m", mode, "-w", "stop"]);
+    run_ok(&mut cmd, "pg_ctl stop")
+}
+
+/// Runs `cmd` to completion; a failure's text names `what` and quotes its stderr.
+fn run_ok(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run {what} ({:?}): {e}", cmd.get_program()))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "pg_ctl start on port {port} failed ({}): {}",
+            "{what} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
-}
-
-fn stop_quietly(bins: &PgBins, dir: &ClusterDir, runner: &Runner) {
-    let mut cmd = runner.command(&bins.pg_ctl, dir);
-    cmd.arg("-D")
-        .arg(&dir.data)
-        .args(["-m", "immediate", "-w", "stop"]);
-    let _ = cmd.output();
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<Output, String> {
-    cmd.output()
-        .map_err(|e| format!("could not run {what} ({:?}): {e}", cmd.get_program()))
 }
 
 /// The OS hands out an unused port for port 0; it stays free once we let go
@@ -438,6 +694,10 @@ fn wait_for_tcp(port: u16) -> Result<(), String> {
             Err(_) => thread::sleep(Duration::from_millis(50)),
         }
     }
+}
+
+fn log_excerpt(log: &Path) -> String {
+    format!("--- last lines of {} ---\n{}", log.display(), log_tail(log))
 }
 
 fn log_tail(log: &Path) -> String {
@@ -566,6 +826,68 @@ mod tests {
         .unwrap();
         assert!(bins.initdb.starts_with(DEBIAN_PG_ROOT) && bins.initdb.ends_with("bin/initdb"));
         assert!(bins.pg_ctl.starts_with(DEBIAN_PG_ROOT) && bins.pg_ctl.ends_with("bin/pg_ctl"));
+    }
+
+    fn accepts_tcp(port: u16) -> bool {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+    }
+
+    #[test]
+    fn private_clusters_restart_stop_resume_and_vanish_on_drop() {
+        let shared = ephemeral().unwrap().port;
+        let cluster = TestCluster::start().unwrap();
+        let other = TestCluster::start().unwrap();
+        let port = cluster.config().port;
+        assert!(port != shared && port != other.config().port);
+        assert_eq!(cluster.config().database, "postgres");
+        assert_eq!(cluster.config().max_connections, 10);
+        drop(other);
+
+        let before = Instant::now();
+        let back = cluster.restart().unwrap();
+        assert!(back >= before && accepts_tcp(port));
+        cluster.stop().unwrap();
+        assert!(!accepts_tcp(port));
+        // Stopping twice is pg_ctl's error, reported with the log.
+        assert!(cluster.stop().is_err());
+        let back = cluster.resume().unwrap();
+        assert!(back <= Instant::now() && accepts_tcp(port));
+
+        let root = cluster.server.dir.root.clone();
+        assert!(root.join("data").is_dir());
+        drop(cluster);
+        assert!(!root.exists(), "{} is left behind", root.display());
+        assert!(!accepts_tcp(port));
+    }
+
+    #[test]
+    fn restart_keeps_the_port_and_stops_fast() {
+        let dir = ClusterDir {
+            root: PathBuf::from("/tmp/c"),
+            data: PathBuf::from("/tmp/c/data"),
+            socket: PathBuf::from("/tmp/c/so'ck"),
+            log: PathBuf::from("/tmp/c/log"),
+        };
+        let text = |action| -> Vec<String> {
+            pg_ctl_up_args(&dir, 5433, action)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect()
+        };
+        let start = text(PgCtlUp::Start);
+        let restart = text(PgCtlUp::Restart);
+        assert_eq!(start.last().unwrap(), "start");
+        assert_eq!(restart.last().unwrap(), "restart");
+        assert!(!start.contains(&"fast".to_owned()));
+        assert!(restart.windows(2).any(|w| w == ["-m", "fast"]));
+        // Same options either way: a restart comes back where it was.
+        assert_eq!(start[..start.len() - 1], restart[..start.len() - 1]);
+        let options = &start[start.iter().position(|a| a == "-o").unwrap() + 1];
+        assert!(
+            options.starts_with("-p 5433 -k '/tmp/c/so'\\''ck' "),
+            "{options}"
+        );
+        assert!(options.contains("listen_addresses=127.0.0.1"), "{options}");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! `/usr/lib/postgresql/*/bin`), shared by the whole test process and stopped
 //! when it exits. [`TestDatabase`] creates a uniquely named database on it and
 //! drops it afterwards, also when the test panics, so tests run in parallel
-//! without sharing state.
+//! without sharing state. Tests that restart or stop their server get a
+//! private cluster of their own from [`TestCluster`].
 //!
 //! ```no_run
 //! # async fn f() -> pgdbm::Result<()> {
@@ -16,6 +17,8 @@
 //! ```
 
 mod cluster;
+
+pub use cluster::TestCluster;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,23 +47,22 @@ pub fn server_config() -> Result<DatabaseConfig> {
     let url = ["PGDBM_TEST_URL", "DATABASE_URL"]
         .iter()
         .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()));
-    let mut config = match url {
+    let config = match url {
         Some(url) => DatabaseConfig::from_url(&url)?,
-        None => {
-            let addr = cluster::ephemeral().map_err(|e| Error::config("PGDBM_TEST_URL", e))?;
-            DatabaseConfig {
-                host: addr.host.clone(),
-                port: addr.port,
-                user: addr.user.clone(),
-                database: "postgres".to_owned(),
-                ..DatabaseConfig::default()
-            }
-        }
+        None => cluster::ephemeral()
+            .map_err(|e| Error::config("PGDBM_TEST_URL", e))?
+            .config(),
     };
+    Ok(small_pools(config))
+}
+
+/// Test pools stay small so that many tests in parallel stay within the
+/// server's connection limit, and retry connecting quickly.
+fn small_pools(mut config: DatabaseConfig) -> DatabaseConfig {
     config.min_connections = 1;
     config.max_connections = 10;
     config.retry_delay = Duration::from_millis(100);
-    Ok(config)
+    config
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
