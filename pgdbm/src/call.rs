@@ -7,15 +7,20 @@
 //! statement needs on top: the session check, the statement cache, and the
 //! retry of a stale plan.
 
+use std::borrow::Cow;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
 
 use crate::conn::Lease;
-use crate::connection::{ConnInner, SESSION_CLEAN, SESSION_DISCARD, SESSION_RESET};
+use crate::connection::{
+    ConnInner, Detached, PgConnection, SESSION_CLEAN, SESSION_DISCARD, SESSION_RESET,
+};
 use crate::error::{Error, Result};
 use crate::lex;
 
@@ -234,15 +239,83 @@ where
     .await
 }
 
-/// A simple-protocol command of pgdbm's own (transaction control, COPY
-/// scopes) through the guard.
-pub(crate) async fn batch(lease: &Lease<'_>, sql: &str, timeout: Option<Duration>) -> Result<()> {
-    guarded(lease, sql, timeout, None, async {
-        lease
-            .client()
-            .batch_execute(sql)
+/// Transaction control of pgdbm's own (BEGIN, COMMIT, savepoints) through
+/// the guard's bookkeeping, but never cut off: a caller that leaves (or
+/// whose deadline passes) before the answer leaves the command to the
+/// connection's recovery, which runs it to its end. Either way its outcome
+/// moves the transaction depth to `ok`, or to `refused` when the server
+/// refused it, so pgdbm's depth is always the server's and a rollback owed
+/// afterwards names a savepoint that exists.
+pub(crate) async fn control(
+    lease: &Lease<'_>,
+    sql: impl Into<Cow<'static, str>>,
+    timeout: Option<Duration>,
+    ok: u32,
+    refused: u32,
+) -> Result<()> {
+    let sql: Cow<'static, str> = sql.into();
+    let call = async {
+        lease.settle().await?;
+        let conn = PgConnection::clone(lease);
+        let text = sql.clone();
+        let control = Control {
+            detached: Some(Detached {
+                work: Box::pin(async move { conn.client().batch_execute(&text).await }),
+                ok,
+                refused,
+            }),
+            conn: PgConnection::clone(lease),
+        };
+        let result = control.await.map_err(|e| Error::from_driver(e, Some(&sql)));
+        if let Err(e) = &result {
+            lease.note_error(e);
+        }
+        result
+    };
+    let result = match timeout {
+        None => call.await,
+        Some(limit) => tokio::time::timeout(limit, call)
             .await
-            .map_err(|e| Error::from_driver(e, Some(sql)))
-    })
-    .await
+            .unwrap_or_else(|_| Err(Error::timeout(limit, Some(&sql)))),
+    };
+    lease.count_query();
+    result
+}
+
+/// A transaction-control command in flight; see [`control`].
+struct Control {
+    /// `None` once answered.
+    detached: Option<Detached>,
+    conn: PgConnection,
+}
+
+impl Future for Control {
+    type Output = Result<(), tokio_postgres::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(control) = this.detached.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let result = ready!(control.work.as_mut().poll(cx));
+        let depth = match &result {
+            Ok(()) => control.ok,
+            Err(e) if e.as_db_error().is_some() => control.refused,
+            Err(_) => {
+                this.conn.mark_broken();
+                control.refused
+            }
+        };
+        this.conn.set_tx_depth(depth);
+        this.detached = None;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        if let Some(control) = self.detached.take() {
+            self.conn.detach(control);
+        }
+    }
 }

@@ -11,7 +11,9 @@
 //! later call on the connection waits for it first. A cancel can therefore
 //! never land on a statement sent after it.
 
+use std::future::Future;
 use std::ops::Deref;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -148,6 +150,16 @@ pub(crate) enum Answer {
     Unused,
 }
 
+/// Transaction control whose caller left before the server answered: the
+/// recovery finishes it and moves the depth as its outcome says.
+pub(crate) struct Detached {
+    pub(crate) work: Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send>>,
+    /// The depth once the server accepted it...
+    pub(crate) ok: u32,
+    /// ... and once it refused it.
+    pub(crate) refused: u32,
+}
+
 /// A connection, shared between its owner (the pool, a transaction, the
 /// multiplexer) and the recovery task that may outlive a caller.
 #[derive(Clone)]
@@ -176,6 +188,9 @@ pub(crate) struct ConnInner {
     owed_depth: AtomicU32,
     /// A call was cut off mid-flight: the server may still be running it.
     abandoned: AtomicBool,
+    /// Transaction control left for the recovery to finish.
+    detached: Mutex<Option<Detached>>,
+    has_detached: AtomicBool,
     /// A recovery task is running (mirrors `recovery`, for the hot path).
     recovering: AtomicBool,
     /// Done-signal of the running recovery task.
@@ -226,6 +241,8 @@ impl PgConnection {
             tx_failed: AtomicBool::new(false),
             owed_depth: AtomicU32::new(NO_DEBT),
             abandoned: AtomicBool::new(false),
+            detached: Mutex::new(None),
+            has_detached: AtomicBool::new(false),
             recovering: AtomicBool::new(false),
             recovery: Mutex::new(None),
             broken: AtomicBool::new(false),
@@ -254,6 +271,14 @@ impl PgConnection {
             self.mark_broken();
         }
         self.abandoned.store(true, Ordering::Release);
+        self.start_recovery();
+    }
+
+    /// Transaction control was cut off: the recovery runs it to its end,
+    /// so the depth pgdbm records stays the server's.
+    pub(crate) fn detach(&self, control: Detached) {
+        *self.detached.lock().unwrap_or_else(|e| e.into_inner()) = Some(control);
+        self.has_detached.store(true, Ordering::Release);
         self.start_recovery();
     }
 
@@ -328,11 +353,25 @@ impl PgConnection {
         }
     }
 
-    /// One round of recovery: cancel and drain a cut-off call, pay a
-    /// rollback owed. Whether the connection is fit for reuse.
+    /// One round of recovery: finish cut-off transaction control, cancel
+    /// and drain a cut-off call, pay a rollback owed. Whether the connection
+    /// is fit for reuse.
     async fn clean_once(&self) -> bool {
         if self.is_broken() {
             return false;
+        }
+        self.has_detached.store(false, Ordering::Release);
+        let detached = self
+            .detached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(control) = detached {
+            match control.work.await {
+                Ok(()) => self.set_tx_depth(control.ok),
+                Err(e) if e.as_db_error().is_some() => self.set_tx_depth(control.refused),
+                Err(_) => return false,
+            }
         }
         if self.abandoned.swap(false, Ordering::AcqRel) && !self.cancel_and_drain().await {
             return false;
@@ -435,7 +474,9 @@ impl ConnInner {
     }
 
     fn needs_settling(&self) -> bool {
-        self.abandoned.load(Ordering::Acquire) || self.owed_depth.load(Ordering::Acquire) != NO_DEBT
+        self.abandoned.load(Ordering::Acquire)
+            || self.has_detached.load(Ordering::Acquire)
+            || self.owed_depth.load(Ordering::Acquire) != NO_DEBT
     }
 
     /// Whether handing this connection to someone else needs clean-up first.

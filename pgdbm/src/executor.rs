@@ -341,19 +341,16 @@ pub(crate) async fn atomically<T>(
     // rolls back.
     let guard = crate::connection::RollbackGuard::new(lease, 0);
     lease.set_tx_depth(1);
-    call::batch(lease, "BEGIN", timeout).await?;
+    call::control(lease, "BEGIN", timeout, 1, 0).await?;
     let outcome = work.await;
     let end = if outcome.is_ok() {
         "COMMIT"
     } else {
         "ROLLBACK"
     };
-    let ended = call::batch(lease, end, timeout).await;
-    if ended.is_ok() {
-        lease.set_tx_depth(0);
-        guard.disarm();
-    }
-    ended?;
+    // Either way the server leaves the transaction.
+    call::control(lease, end, timeout, 0, 0).await?;
+    guard.disarm();
     outcome
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
-use crate::call::batch;
+use std::borrow::Cow;
+
+use crate::call::control;
 use crate::conn::{Conn, Lease, PooledConn};
 use crate::connection::{
     PgConnection, RollbackGuard, SESSION_DISCARD, rollback_sql, savepoint_name,
@@ -207,7 +209,7 @@ impl<'a> Transaction<'a> {
         conn.set_tx_depth(depth);
         // On failure the guard records the rollback as owed; it runs before
         // the connection is used again.
-        batch(&conn, &sql, timeout).await?;
+        control(&conn, sql, timeout, depth, depth - 1).await?;
         guard.disarm();
         Ok(Transaction {
             conn,
@@ -276,16 +278,21 @@ impl<'a> Transaction<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn commit(mut self) -> Result<()> {
-        if self.depth > 1 {
-            let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(self.depth));
-            return self.finish(&sql).await;
+        let depth = self.depth;
+        if depth > 1 {
+            let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(depth));
+            // Refused, the savepoint is still there for the rollback owed.
+            return self.finish(sql, depth).await;
         }
         if !self.conn.tx_may_have_failed() {
-            return self.finish("COMMIT").await;
+            // Refused (a deferred constraint), the server ended it anyway.
+            return self.finish("COMMIT", 0).await;
         }
-        match self.finish("SELECT 1; COMMIT").await {
+        // The probe fails in an aborted transaction, and then the COMMIT
+        // behind it in the same query string is never run.
+        match self.finish("SELECT 1; COMMIT", 1).await {
             Err(e) if e.sqlstate() == Some(SqlState::IN_FAILED_SQL_TRANSACTION.code()) => {
-                self.finish("ROLLBACK").await?;
+                self.finish("ROLLBACK", 0).await?;
                 Err(Error::rolled_back("COMMIT"))
             }
             other => other,
@@ -302,17 +309,16 @@ impl<'a> Transaction<'a> {
     /// ```
     pub async fn rollback(mut self) -> Result<()> {
         let sql = rollback_sql(self.depth - 1);
-        self.finish(&sql).await
+        let depth = self.depth;
+        self.finish(sql, depth).await
     }
 
-    async fn finish(&mut self, sql: &str) -> Result<()> {
-        self.conn.settle().await?;
-        let result = batch(&self.conn, sql, self.timeout).await;
-        if result.is_ok() {
-            self.conn.set_tx_depth(self.depth - 1);
-            self.finished = true;
-        }
-        // On failure `Drop` still owes the rollback.
+    /// Ends this level with `sql`; the depth becomes the outer one, or
+    /// `refused` if the server refused it (then `Drop` still owes the
+    /// rollback).
+    async fn finish(&mut self, sql: impl Into<Cow<'static, str>>, refused: u32) -> Result<()> {
+        let result = control(&self.conn, sql, self.timeout, self.depth - 1, refused).await;
+        self.finished = result.is_ok();
         result
     }
 

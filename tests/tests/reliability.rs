@@ -840,9 +840,10 @@ impl Cancellations<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_random_cancellations_never_hit_another_statement() {
     bounded_test(Duration::from_secs(45), async {
-        // Two connections for two loops: each connection goes from one
-        // loop's cancelled call to the other's next statement at once.
-        let fixture = Fixture::new(|c| c.with_pool_size(1, 2)).await;
+        // Two exclusive connections for two loops (a third is the shared
+        // one): each connection goes from one loop's cancelled call to the
+        // other's next statement at once.
+        let fixture = Fixture::new(|c| c.with_pool_size(1, 3)).await;
         let (markers, ledger, problems) = (Markers::new(), Ledger::default(), Problems::default());
         let cancellations = Cancellations {
             db: &fixture.db,

@@ -32,7 +32,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
-use crate::call::{Fragile, Session, batch, guarded, internal_statement};
+use crate::call::{Fragile, Session, control, guarded, internal_statement};
 use crate::conn::Lease;
 use crate::connection::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::error::{DriverError, Error, Result};
@@ -172,13 +172,17 @@ async fn close_scope(
     timeout: Option<Duration>,
     ok: bool,
 ) -> Result<()> {
-    let sql = match (ok, depth) {
-        (true, 0) => "COMMIT".to_owned(),
-        (true, _) => format!("RELEASE SAVEPOINT {}", savepoint_name(depth + 1)),
-        (false, _) => rollback_sql(depth),
+    // A refused COMMIT ends the transaction anyway; a refused savepoint
+    // command leaves the savepoint for the rollback owed.
+    let (sql, refused) = match (ok, depth) {
+        (true, 0) => ("COMMIT".to_owned(), 0),
+        (true, _) => (
+            format!("RELEASE SAVEPOINT {}", savepoint_name(depth + 1)),
+            depth + 1,
+        ),
+        (false, _) => (rollback_sql(depth), depth + 1),
     };
-    batch(conn, &sql, timeout).await?;
-    conn.set_tx_depth(depth);
+    control(conn, sql, timeout, depth, refused).await?;
     guard.disarm();
     Ok(())
 }
