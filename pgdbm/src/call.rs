@@ -163,7 +163,7 @@ pub(crate) async fn guarded<T>(
         flight.finish();
         result
     };
-    let result = match timeout {
+    let result = match lease.limit(timeout) {
         None => call.await,
         Some(limit) => tokio::time::timeout(limit, call)
             .await

@@ -70,14 +70,19 @@ pub(crate) struct SharedLease {
     conn: PgConnection,
     /// `UNSENT`, `ANSWERED`, or the `now_micros()` it was sent at.
     sent: AtomicU64,
+    /// When the call must be over, if getting the lease took a while: the
+    /// server's `statement_timeout` alone would then let the call as a
+    /// whole run past `command_timeout`.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl SharedLease {
     /// A lease on `conn`, whose slot the caller has claimed.
-    pub(crate) fn claimed(conn: PgConnection) -> Self {
+    pub(crate) fn claimed(conn: PgConnection, deadline: Option<tokio::time::Instant>) -> Self {
         SharedLease {
             conn,
             sent: AtomicU64::new(UNSENT),
+            deadline,
         }
     }
 }
@@ -130,6 +135,19 @@ impl Deref for Lease<'_> {
 }
 
 impl Lease<'_> {
+    /// `timeout`, shortened to what is left of the call's deadline where
+    /// getting the lease took part of it.
+    pub(crate) fn limit(&self, timeout: Option<Duration>) -> Option<Duration> {
+        let Lease::Shared(SharedLease {
+            deadline: Some(at), ..
+        }) = self
+        else {
+            return timeout;
+        };
+        let left = at.saturating_duration_since(tokio::time::Instant::now());
+        Some(timeout.map_or(left, |t| t.min(left)))
+    }
+
     /// Waits until the connection may take a new call. A shared connection
     /// never needs to: nothing on it is ever cancelled.
     pub(crate) async fn settle(&self) -> crate::Result<()> {

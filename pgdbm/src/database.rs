@@ -288,7 +288,11 @@ impl crate::executor::Executor for Database {
 
     async fn lease_shared(&self) -> Result<Lease<'_>> {
         match self.multiplexer() {
-            Some(mux) => Ok(Lease::Shared(mux.lease(self.inner.open_limit).await?)),
+            Some(mux) => {
+                let config = self.inner.pool.config();
+                let lease = mux.lease(self.inner.open_limit, config.command_timeout);
+                Ok(Lease::Shared(lease.await?))
+            }
             None => self.lease().await,
         }
     }

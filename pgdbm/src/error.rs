@@ -281,13 +281,6 @@ impl Error {
         }))
     }
 
-    /// Maps an error that happened while opening a connection, where the
-    /// target is not at hand. Prefer [`connect_to`](Self::connect_to),
-    /// whose message says where pgdbm tried.
-    pub(crate) fn connect(err: tokio_postgres::Error) -> Self {
-        Self::connect_attempt(err, None)
-    }
-
     /// Maps an error that happened while opening a connection to `target`
     /// (one attempt; see [`with_attempts`](Self::with_attempts)). Refused
     /// credentials and an unknown database get their own variants, with

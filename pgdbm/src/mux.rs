@@ -130,7 +130,7 @@ impl Mux {
     /// Opens the first shared connection, so the first call does not pay
     /// for it.
     pub(crate) async fn warm_up(&self, limit: Option<Duration>) -> Result<()> {
-        drop(self.lease(limit).await?);
+        drop(self.lease(limit, None).await?);
         Ok(())
     }
 
@@ -210,9 +210,15 @@ impl Mux {
     }
 
     /// A shared connection for one statement; waits at most `limit` for
-    /// one to be opened.
-    pub(crate) async fn lease(&self, limit: Option<Duration>) -> Result<SharedLease> {
+    /// one to be opened. When it had to wait, the lease carries the
+    /// deadline of the whole call, `call_limit` from now.
+    pub(crate) async fn lease(
+        &self,
+        limit: Option<Duration>,
+        call_limit: Option<Duration>,
+    ) -> Result<SharedLease> {
         let mut deadline: Option<Option<Instant>> = None;
+        let mut call_deadline = None;
         let mut pause = RETRY_FIRST;
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -223,11 +229,15 @@ impl Mux {
                 self.prune();
             }
             let best = match pick {
-                Pick::Claimed(conn) => return Ok(SharedLease::claimed(conn)),
+                Pick::Claimed(conn) => return Ok(SharedLease::claimed(conn, call_deadline)),
                 Pick::Saturated(conn) => Some(conn),
                 Pick::Empty => None,
             };
-            let deadline = *deadline.get_or_insert_with(|| limit.map(|l| Instant::now() + l));
+            let deadline = *deadline.get_or_insert_with(|| {
+                let now = Instant::now();
+                call_deadline = call_limit.map(|l| now + l);
+                limit.map(|l| now + l)
+            });
             if !self.opening.swap(true, Ordering::AcqRel) {
                 let opening = Opening(self);
                 let opened = self.open(deadline, best.is_some()).await;
@@ -235,7 +245,7 @@ impl Mux {
                 return match (opened, best) {
                     (Ok(conn), _) | (Err(_), Some(conn)) => {
                         conn.claim();
-                        Ok(SharedLease::claimed(conn))
+                        Ok(SharedLease::claimed(conn, call_deadline))
                     }
                     (Err(e), None) => Err(e),
                 };
@@ -243,7 +253,7 @@ impl Mux {
             if let Some(conn) = best {
                 // Someone is opening another; use what is there meanwhile.
                 conn.claim();
-                return Ok(SharedLease::claimed(conn));
+                return Ok(SharedLease::claimed(conn, call_deadline));
             }
             // Nothing to use: wait for the opener's outcome.
             let notified = self.opened.notified();

@@ -81,11 +81,11 @@ fn unique_name() -> String {
 }
 
 async fn admin_execute(admin: &DatabaseConfig, sql: &str) -> Result<()> {
-    let (client, connection) = admin
-        .pg_config(None)
+    let pg = admin.pg_config(None);
+    let (client, connection) = pg
         .connect(NoTls)
         .await
-        .map_err(Error::connect)?;
+        .map_err(|e| Error::connect_to(e, &crate::error::ConnectTarget::of(&pg)))?;
     let task = tokio::spawn(connection);
     let result = client
         .batch_execute(sql)
