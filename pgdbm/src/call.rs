@@ -163,14 +163,33 @@ pub(crate) async fn guarded<T>(
         flight.finish();
         result
     };
-    let result = match lease.limit(timeout) {
-        None => call.await,
-        Some(limit) => tokio::time::timeout(limit, call)
-            .await
-            .unwrap_or_else(|_| Err(Error::timeout(limit, Some(sql)))),
-    };
+    let result = within(lease.limit(timeout), sql, std::pin::pin!(call)).await;
     lease.count_query();
     result
+}
+
+/// `work`, or `Error::Timeout` once `limit` has passed (the caller then
+/// drops `work`). One await of `work` whether or not there is a limit, and
+/// `work` pinned where the caller keeps it, so the call's future holds it
+/// once; the timer is only set up for a limit.
+async fn within<T>(
+    limit: Option<Duration>,
+    sql: &str,
+    mut work: Pin<&mut impl Future<Output = Result<T>>>,
+) -> Result<T> {
+    let mut timer = limit.map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = work.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some((limit, sleep)) = timer.as_mut() {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(Error::timeout(*limit, Some(sql))));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The server no longer accepts a cached plan: DDL changed the result type
@@ -229,8 +248,14 @@ where
                 if lease.tx_depth() > 0 {
                     return Err(Error::from_driver(e, Some(sql)));
                 }
-                let statement = prepared(lease, stmt).await?;
-                op(statement).await
+                // Boxed: rare, and inline it would double the call's future.
+                return Box::pin(async {
+                    let statement = prepared(lease, stmt).await?;
+                    op(statement)
+                        .await
+                        .map_err(|e| Error::from_driver(e, Some(sql)))
+                })
+                .await;
             }
             other => other,
         }
@@ -272,12 +297,7 @@ pub(crate) async fn control(
         }
         result
     };
-    let result = match timeout {
-        None => call.await,
-        Some(limit) => tokio::time::timeout(limit, call)
-            .await
-            .unwrap_or_else(|_| Err(Error::timeout(limit, Some(&sql)))),
-    };
+    let result = within(timeout, &sql, std::pin::pin!(call)).await;
     lease.count_query();
     result
 }

@@ -30,7 +30,15 @@ impl managed::Manager for ConnManager {
     type Error = Error;
 
     async fn create(&self) -> Result<PgConnection> {
-        PgConnection::open(&self.pg, &self.init_commands, self.statement_cache_size).await
+        // Boxed: opening a connection is rare, and its future (the driver's
+        // whole connect and startup) would otherwise sit inside every
+        // checkout's future, making each call's future kilobytes larger.
+        Box::pin(PgConnection::open(
+            &self.pg,
+            &self.init_commands,
+            self.statement_cache_size,
+        ))
+        .await
     }
 
     async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<Error> {
