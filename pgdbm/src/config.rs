@@ -390,7 +390,7 @@ impl DatabaseConfig {
     /// assert_eq!(config.host, "::1");
     /// assert_eq!(config.port, 5433);
     /// assert_eq!(config.database, "shop");
-    /// assert_eq!(config.ssl_mode, SslMode::Require);
+    /// assert_eq!(config.ssl_mode, Some(SslMode::Require));
     /// assert_eq!(config.schema.as_deref(), Some("Billing"));
     /// assert_eq!(config.server_settings["work_mem"], "64MB");
     ///
