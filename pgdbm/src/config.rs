@@ -19,16 +19,21 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// Whether and how to use TLS, with libpq's names.
 ///
-/// `VerifyCa` and `VerifyFull` parse so that a URL written for libpq is
-/// understood, but opening a connection with them is refused rather than
-/// silently downgraded, because the TLS connector does not verify
-/// certificates.
+/// What each mode checks (as libpq): `Require` encrypts without checking
+/// the server's certificate, unless
+/// [`ssl_root_cert`](DatabaseConfig::ssl_root_cert) is given, in which
+/// case it checks the chain as `VerifyCa` does; `VerifyCa` checks that the
+/// certificate chains up to a trusted root (`ssl_root_cert`, else the
+/// platform's store) but not which host it names; `VerifyFull` checks the
+/// chain and the host name. `Prefer` and `Allow` encrypt when they can and
+/// fall back to plain text, so they protect against nothing but a passive
+/// listener: use `VerifyFull` over any network you do not trust.
 ///
 /// ```
 /// use pgdbm::SslMode;
 ///
 /// assert_eq!("verify-full".parse::<SslMode>()?, SslMode::VerifyFull);
-/// assert_eq!("allow".parse::<SslMode>()?, SslMode::Prefer);
+/// assert_eq!("allow".parse::<SslMode>()?, SslMode::Allow);
 /// assert_eq!(SslMode::default(), SslMode::Prefer);
 /// assert!("sometimes".parse::<SslMode>().is_err());
 /// # Ok::<(), pgdbm::Error>(())
@@ -37,14 +42,19 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 pub enum SslMode {
     /// Never use TLS.
     Disable,
-    /// Use TLS when the server offers it, fall back to plain text otherwise.
+    /// Plain text first; TLS only when the server refuses a plain
+    /// connection (its `pg_hba.conf` has only `hostssl` lines for us).
+    Allow,
+    /// TLS when the server offers it, plain text when it does not or when
+    /// the TLS handshake fails.
     #[default]
     Prefer,
-    /// Always use TLS, without checking the server's certificate.
+    /// Always TLS; the certificate is checked only against an
+    /// `ssl_root_cert` given.
     Require,
-    /// Always use TLS and check the certificate against `ssl_root_cert`.
+    /// Always TLS, and the certificate must chain up to a trusted root.
     VerifyCa,
-    /// Like `VerifyCa`, and also check that the certificate names the host.
+    /// Like `VerifyCa`, and the certificate must also name the host.
     VerifyFull,
 }
 
@@ -57,6 +67,7 @@ impl SslMode {
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
             SslMode::VerifyCa => "verify-ca",
@@ -74,12 +85,12 @@ impl fmt::Display for SslMode {
 impl FromStr for SslMode {
     type Err = Error;
 
-    /// Parses a libpq `sslmode`; `allow` becomes `Prefer` because the driver
-    /// has no mode that tries plain text first.
+    /// Parses a libpq `sslmode`, in any case.
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "disable" => Ok(SslMode::Disable),
-            "allow" | "prefer" => Ok(SslMode::Prefer),
+            "allow" => Ok(SslMode::Allow),
+            "prefer" => Ok(SslMode::Prefer),
             "require" => Ok(SslMode::Require),
             "verify-ca" => Ok(SslMode::VerifyCa),
             "verify-full" => Ok(SslMode::VerifyFull),
@@ -180,16 +191,31 @@ pub struct DatabaseConfig {
     /// Default empty.
     pub init_commands: Vec<String>,
 
-    /// Whether to use TLS. Default [`SslMode::Prefer`].
-    pub ssl_mode: SslMode,
-    /// CA certificate(s) to verify the server against (`sslrootcert`).
-    /// Default `None`.
+    /// Insist on TLS, as Python pgdbm's `ssl_enabled`: with no
+    /// [`ssl_mode`](Self::ssl_mode) it means [`SslMode::VerifyFull`].
+    /// Default `false`.
+    pub ssl_enabled: bool,
+    /// How to use TLS (`sslmode`). Default `None`: [`SslMode::Prefer`], or
+    /// [`SslMode::VerifyFull`] when `ssl_enabled` is set; see
+    /// [`effective_ssl_mode`](Self::effective_ssl_mode). Ignored for a Unix
+    /// socket, where the server never offers TLS (as in libpq).
+    pub ssl_mode: Option<SslMode>,
+    /// PEM file of the CA certificate(s) the server's certificate must
+    /// chain up to (`sslrootcert`). Default `None`: the platform's trusted
+    /// roots; `"system"` means the same, as in libpq.
+    #[doc(alias = "ssl_ca_file")]
     pub ssl_root_cert: Option<PathBuf>,
-    /// Client certificate (`sslcert`). Default `None`.
+    /// PEM file of the client certificate, for servers that ask for one
+    /// (`sslcert`; with [`ssl_key`](Self::ssl_key)). Default `None`.
+    #[doc(alias = "ssl_cert_file")]
     pub ssl_cert: Option<PathBuf>,
-    /// Client private key (`sslkey`). Default `None`.
+    /// PEM file of the client certificate's private key (`sslkey`):
+    /// PKCS#8, RSA or EC, or encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`)
+    /// opened with [`ssl_key_password`](Self::ssl_key_password). Default
+    /// `None`.
+    #[doc(alias = "ssl_key_file")]
     pub ssl_key: Option<PathBuf>,
-    /// Password of the client private key (`sslpassword`). Default `None`.
+    /// Password of an encrypted client key (`sslpassword`). Default `None`.
     pub ssl_key_password: Option<String>,
 
     /// How many times a retryable failure (see [`Error::is_retryable`]) is
@@ -265,7 +291,8 @@ impl Default for DatabaseConfig {
             lock_timeout: Some(Duration::from_secs(5)),
             server_settings: BTreeMap::new(),
             init_commands: Vec::new(),
-            ssl_mode: SslMode::Prefer,
+            ssl_enabled: false,
+            ssl_mode: None,
             ssl_root_cert: None,
             ssl_cert: None,
             ssl_key: None,
@@ -312,6 +339,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("lock_timeout", &self.lock_timeout)
             .field("server_settings", &self.server_settings)
             .field("init_commands", &self.init_commands)
+            .field("ssl_enabled", &self.ssl_enabled)
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_root_cert", &self.ssl_root_cert)
             .field("ssl_cert", &self.ssl_cert)
@@ -362,7 +390,7 @@ impl DatabaseConfig {
     /// assert_eq!(config.host, "::1");
     /// assert_eq!(config.port, 5433);
     /// assert_eq!(config.database, "shop");
-    /// assert_eq!(config.ssl_mode, SslMode::Require);
+    /// assert_eq!(config.ssl_mode, Some(SslMode::Require));
     /// assert_eq!(config.schema.as_deref(), Some("Billing"));
     /// assert_eq!(config.server_settings["work_mem"], "64MB");
     ///
@@ -451,7 +479,7 @@ impl DatabaseConfig {
 
     fn apply_url_param(&mut self, key: &str, value: String) -> Result<()> {
         match key {
-            "sslmode" => self.ssl_mode = value.parse()?,
+            "sslmode" => self.ssl_mode = Some(value.parse()?),
             "sslrootcert" => self.ssl_root_cert = Some(PathBuf::from(value)),
             "sslcert" => self.ssl_cert = Some(PathBuf::from(value)),
             "sslkey" => self.ssl_key = Some(PathBuf::from(value)),
@@ -493,7 +521,8 @@ impl DatabaseConfig {
     /// When `DATABASE_URL` is set it is parsed with
     /// [`from_url`](Self::from_url) and nothing else is read. Otherwise the
     /// defaults are overridden by the libpq variables `PGHOST`, `PGPORT`,
-    /// `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE` and `PGAPPNAME`.
+    /// `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGSSLROOTCERT`,
+    /// `PGSSLCERT`, `PGSSLKEY` and `PGAPPNAME`.
     /// A variable set to the empty string counts as unset.
     /// The result is [validated](Self::validate).
     ///
@@ -535,7 +564,16 @@ impl DatabaseConfig {
             config.password = Some(password);
         }
         if let Some(mode) = get("PGSSLMODE") {
-            config.ssl_mode = mode.parse()?;
+            config.ssl_mode = Some(mode.parse()?);
+        }
+        if let Some(path) = get("PGSSLROOTCERT") {
+            config.ssl_root_cert = Some(PathBuf::from(path));
+        }
+        if let Some(path) = get("PGSSLCERT") {
+            config.ssl_cert = Some(PathBuf::from(path));
+        }
+        if let Some(path) = get("PGSSLKEY") {
+            config.ssl_key = Some(PathBuf::from(path));
         }
         if let Some(name) = get("PGAPPNAME") {
             config.application_name = Some(name);
@@ -634,11 +672,71 @@ impl DatabaseConfig {
     ///
     /// ```
     /// use pgdbm::{DatabaseConfig, SslMode};
-    /// assert_eq!(DatabaseConfig::default().with_ssl_mode(SslMode::Disable).ssl_mode, SslMode::Disable);
+    /// let config = DatabaseConfig::default().with_ssl_mode(SslMode::Disable);
+    /// assert_eq!(config.ssl_mode, Some(SslMode::Disable));
     /// ```
     pub fn with_ssl_mode(mut self, mode: SslMode) -> Self {
-        self.ssl_mode = mode;
+        self.ssl_mode = Some(mode);
         self
+    }
+
+    /// Sets the PEM file of the CA certificate(s) the server's certificate
+    /// must chain up to.
+    ///
+    /// ```
+    /// use pgdbm::{DatabaseConfig, SslMode};
+    /// let config = DatabaseConfig::default()
+    ///     .with_ssl_mode(SslMode::VerifyFull)
+    ///     .with_ssl_root_cert("/etc/ssl/rds-global-bundle.pem");
+    /// assert!(config.ssl_root_cert.is_some());
+    /// ```
+    pub fn with_ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_root_cert = Some(path.into());
+        self
+    }
+
+    /// Sets the client certificate and key (PEM files) for servers that
+    /// ask for one, and the key's password when it is encrypted.
+    ///
+    /// ```
+    /// let config = pgdbm::DatabaseConfig::default().with_ssl_client_cert(
+    ///     "/etc/app/client.crt",
+    ///     "/etc/app/client.key",
+    ///     Some("key password"),
+    /// );
+    /// assert_eq!(config.ssl_key_password.as_deref(), Some("key password"));
+    /// ```
+    pub fn with_ssl_client_cert(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+        key_password: Option<&str>,
+    ) -> Self {
+        self.ssl_cert = Some(cert.into());
+        self.ssl_key = Some(key.into());
+        self.ssl_key_password = key_password.map(str::to_owned);
+        self
+    }
+
+    /// The TLS mode connections use: [`ssl_mode`](Self::ssl_mode) when set,
+    /// else [`SslMode::VerifyFull`] with `ssl_enabled` and
+    /// [`SslMode::Prefer`] without.
+    ///
+    /// ```
+    /// use pgdbm::{DatabaseConfig, SslMode};
+    /// let mut config = DatabaseConfig::default();
+    /// assert_eq!(config.effective_ssl_mode(), SslMode::Prefer);
+    /// config.ssl_enabled = true;
+    /// assert_eq!(config.effective_ssl_mode(), SslMode::VerifyFull);
+    /// config.ssl_mode = Some(SslMode::Require);
+    /// assert_eq!(config.effective_ssl_mode(), SslMode::Require);
+    /// ```
+    pub fn effective_ssl_mode(&self) -> SslMode {
+        match (self.ssl_mode, self.ssl_enabled) {
+            (Some(mode), _) => mode,
+            (None, true) => SslMode::VerifyFull,
+            (None, false) => SslMode::Prefer,
+        }
     }
 
     /// Sets the client-side limit on each call; `None` waits forever.
@@ -703,7 +801,9 @@ impl DatabaseConfig {
     ///
     /// Rejected: an empty pool or `min_connections > max_connections`;
     /// `max_queries` or `statement_cache_size` of zero; an empty, NUL-bearing
-    /// or over-long (more than 63 bytes) schema; an empty host, user or
+    /// or over-long (more than 63 bytes) schema; `ssl_enabled` with an ssl
+    /// mode that may connect in plain text; `ssl_cert` without `ssl_key`
+    /// or the reverse; an empty host, user or
     /// database, or a NUL in them, the password or `application_name`; port
     /// 0; zero timeouts (use `None` to disable one); durations longer than
     /// `i32::MAX` milliseconds (about 24.8 days, PostgreSQL's limit);
@@ -793,6 +893,32 @@ impl DatabaseConfig {
         if self.port == 0 {
             return Err(Error::config("port", "must be between 1 and 65535"));
         }
+        if self.ssl_enabled
+            && matches!(
+                self.ssl_mode,
+                Some(SslMode::Disable | SslMode::Allow | SslMode::Prefer)
+            )
+        {
+            return Err(Error::config(
+                "ssl_mode",
+                format!(
+                    "ssl_enabled insists on TLS, but ssl_mode {} may connect in plain text; \
+                     use require, verify-ca or verify-full",
+                    self.effective_ssl_mode()
+                ),
+            ));
+        }
+        if self.ssl_cert.is_some() != self.ssl_key.is_some() {
+            let missing = if self.ssl_cert.is_some() {
+                "ssl_key"
+            } else {
+                "ssl_cert"
+            };
+            return Err(Error::config(
+                missing,
+                "a client certificate needs its key: set ssl_cert and ssl_key together",
+            ));
+        }
 
         for (field, value) in [
             ("connect_timeout", self.connect_timeout),
@@ -856,8 +982,10 @@ impl DatabaseConfig {
     ///
     /// `search_path` must already be SQL (quoted identifiers, commas); it is
     /// sent verbatim as the `search_path` setting, after every other
-    /// setting so that it wins. `VerifyCa`/`VerifyFull` become `Require`
-    /// here only as a formality: the caller refuses them before this point.
+    /// setting so that it wins. The driver knows only disable, prefer and
+    /// require: the verify modes are `Require` to it (the rustls verifier
+    /// does the checking), `Allow` starts as `Disable` (`tls::Tls::connect`
+    /// upgrades it), and a Unix socket is always `Disable`.
     pub(crate) fn pg_config(&self, search_path: Option<&str>) -> tokio_postgres::Config {
         use tokio_postgres::config::SslMode as DriverSslMode;
 
@@ -882,8 +1010,9 @@ impl DatabaseConfig {
         if let Some(timeout) = self.connect_timeout {
             config.connect_timeout(timeout);
         }
-        config.ssl_mode(match self.ssl_mode {
-            SslMode::Disable => DriverSslMode::Disable,
+        config.ssl_mode(match self.effective_ssl_mode() {
+            _ if self.host.starts_with('/') => DriverSslMode::Disable,
+            SslMode::Disable | SslMode::Allow => DriverSslMode::Disable,
             SslMode::Prefer => DriverSslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverSslMode::Require,
         });
@@ -1194,7 +1323,9 @@ mod tests {
         assert_eq!(c.lock_timeout, Some(Duration::from_millis(5_000)));
         assert!(c.server_settings.is_empty());
         assert!(c.init_commands.is_empty());
-        assert_eq!(c.ssl_mode, SslMode::Prefer);
+        assert_eq!(c.ssl_mode, None);
+        assert!(!c.ssl_enabled);
+        assert_eq!(c.effective_ssl_mode(), SslMode::Prefer);
         assert_eq!(c.ssl_root_cert, None);
         assert_eq!(c.ssl_cert, None);
         assert_eq!(c.ssl_key, None);
@@ -1211,6 +1342,7 @@ mod tests {
     fn ssl_mode_names_round_trip() {
         for mode in [
             SslMode::Disable,
+            SslMode::Allow,
             SslMode::Prefer,
             SslMode::Require,
             SslMode::VerifyCa,
@@ -1219,13 +1351,46 @@ mod tests {
             assert_eq!(mode.as_str().parse::<SslMode>().ok(), Some(mode));
             assert_eq!(mode.to_string(), mode.as_str());
         }
-        assert_eq!("allow".parse::<SslMode>().ok(), Some(SslMode::Prefer));
         assert_eq!("REQUIRE".parse::<SslMode>().ok(), Some(SslMode::Require));
         let text = err_text("sometimes".parse::<SslMode>());
         assert!(text.contains("ssl_mode"), "{text}");
         assert!(text.contains("\"sometimes\""), "{text}");
         assert!(text.contains("verify-full"), "{text}");
         assert_eq!(err_field("sometimes".parse::<SslMode>()), "ssl_mode");
+    }
+
+    #[test]
+    fn ssl_enabled_means_verify_full_unless_a_mode_says_otherwise() {
+        let enabled = DatabaseConfig {
+            ssl_enabled: true,
+            ..DatabaseConfig::default()
+        };
+        assert_eq!(enabled.effective_ssl_mode(), SslMode::VerifyFull);
+        assert!(enabled.validate().is_ok());
+        let require = enabled.clone().with_ssl_mode(SslMode::Require);
+        assert_eq!(require.effective_ssl_mode(), SslMode::Require);
+        assert!(require.validate().is_ok());
+        for weak in [SslMode::Disable, SslMode::Allow, SslMode::Prefer] {
+            let result = enabled.clone().with_ssl_mode(weak).validate();
+            assert!(err_text(result).contains("ssl_enabled insists on TLS"));
+            assert_eq!(
+                err_field(enabled.clone().with_ssl_mode(weak).validate()),
+                "ssl_mode"
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let mut c = DatabaseConfig {
+            ssl_cert: Some(PathBuf::from("/c.crt")),
+            ..DatabaseConfig::default()
+        };
+        assert_eq!(err_field(c.validate()), "ssl_key");
+        c.ssl_key = Some(PathBuf::from("/c.key"));
+        assert!(c.validate().is_ok());
+        c.ssl_cert = None;
+        assert_eq!(err_field(c.validate()), "ssl_cert");
     }
 
     #[test]
@@ -1238,7 +1403,7 @@ mod tests {
         assert_eq!(c.database, "shop");
         // Everything not in the URL keeps its default.
         assert_eq!(c.max_connections, 20);
-        assert_eq!(c.ssl_mode, SslMode::Prefer);
+        assert_eq!(c.ssl_mode, None);
         assert_eq!(c.schema, None);
     }
 
@@ -1363,7 +1528,7 @@ mod tests {
             "&options=-c%20work_mem%3D64MB%20--jit%3Doff",
             "&schema=Tenant%20A",
         ));
-        assert_eq!(c.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(c.ssl_mode, Some(SslMode::VerifyFull));
         assert_eq!(c.ssl_root_cert, Some(PathBuf::from("/etc/ssl/root.crt")));
         assert_eq!(c.ssl_cert, Some(PathBuf::from("/etc/ssl/client.crt")));
         assert_eq!(c.ssl_key, Some(PathBuf::from("/etc/ssl/client.key")));
@@ -1399,21 +1564,24 @@ mod tests {
     fn from_url_ssl_modes() {
         assert_eq!(
             url("postgres://h?sslmode=verify-full").ssl_mode,
-            SslMode::VerifyFull
+            Some(SslMode::VerifyFull)
         );
         assert_eq!(
             url("postgres://h?sslmode=verify-ca").ssl_mode,
-            SslMode::VerifyCa
+            Some(SslMode::VerifyCa)
         );
         assert_eq!(
             url("postgres://h?sslmode=require").ssl_mode,
-            SslMode::Require
+            Some(SslMode::Require)
         );
         assert_eq!(
             url("postgres://h?sslmode=disable").ssl_mode,
-            SslMode::Disable
+            Some(SslMode::Disable)
         );
-        assert_eq!(url("postgres://h?sslmode=allow").ssl_mode, SslMode::Prefer);
+        assert_eq!(
+            url("postgres://h?sslmode=allow").ssl_mode,
+            Some(SslMode::Allow)
+        );
         let result = DatabaseConfig::from_url("postgres://h?sslmode=bogus");
         assert!(err_text(DatabaseConfig::from_url("postgres://h?sslmode=bogus")).contains("bogus"));
         assert_eq!(err_field(result), "ssl_mode");
@@ -1602,6 +1770,9 @@ mod tests {
                 "PGUSER" => "envuser",
                 "PGPASSWORD" => "envpw",
                 "PGSSLMODE" => "require",
+                "PGSSLROOTCERT" => "/etc/ca.pem",
+                "PGSSLCERT" => "/etc/client.crt",
+                "PGSSLKEY" => "/etc/client.key",
                 "PGAPPNAME" => "envapp",
                 _ => return None,
             };
@@ -1616,7 +1787,10 @@ mod tests {
         assert_eq!(c.database, "envdb");
         assert_eq!(c.user, "envuser");
         assert_eq!(c.password.as_deref(), Some("envpw"));
-        assert_eq!(c.ssl_mode, SslMode::Require);
+        assert_eq!(c.ssl_mode, Some(SslMode::Require));
+        assert_eq!(c.ssl_root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(c.ssl_cert, Some(PathBuf::from("/etc/client.crt")));
+        assert_eq!(c.ssl_key, Some(PathBuf::from("/etc/client.key")));
         assert_eq!(c.application_name.as_deref(), Some("envapp"));
 
         let none = DatabaseConfig::from_lookup(|_| None)
@@ -1655,7 +1829,7 @@ mod tests {
         assert_eq!(c.database, "db");
         assert_eq!((c.host.as_str(), c.port, c.user.as_str()), ("h", 1, "u"));
         assert_eq!(c.application_name.as_deref(), Some("a"));
-        assert_eq!(c.ssl_mode, SslMode::Disable);
+        assert_eq!(c.ssl_mode, Some(SslMode::Disable));
         assert_eq!(c.command_timeout, None);
         assert_eq!(c.acquire_timeout, Some(Duration::from_secs(2)));
         assert_eq!(
@@ -1879,6 +2053,7 @@ mod tests {
         );
 
         for (mode, expected) in [
+            (SslMode::Allow, DriverSslMode::Disable),
             (SslMode::Prefer, DriverSslMode::Prefer),
             (SslMode::Require, DriverSslMode::Require),
             (SslMode::VerifyCa, DriverSslMode::Require),
@@ -1888,6 +2063,13 @@ mod tests {
                 .with_ssl_mode(mode)
                 .pg_config(None);
             assert_eq!(pg.get_ssl_mode(), expected);
+            // The server never offers TLS on a Unix socket; libpq ignores
+            // sslmode there, and so do we.
+            let pg = DatabaseConfig::default()
+                .with_ssl_mode(mode)
+                .with_host("/run/postgresql")
+                .pg_config(None);
+            assert_eq!(pg.get_ssl_mode(), DriverSslMode::Disable);
         }
 
         let bare = DatabaseConfig {

@@ -25,6 +25,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use crate::error::{ConnectTarget, DriverError, Error, Result};
 use crate::ident;
 use crate::statement_cache::StatementCache;
+use crate::tls::Tls;
 
 /// `owed_depth` when nothing is owed.
 const NO_DEBT: u32 = u32::MAX;
@@ -133,9 +134,52 @@ async fn cancel_on<S>(token: &tokio_postgres::CancelToken, mut socket: S) -> boo
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    token.cancel_query_raw(&mut socket, NoTls).await.is_ok() && closed_by_server(&mut socket).await
+}
+
+/// The same over TLS: the token negotiates TLS as its connection did. The
+/// driver takes the stream by value (the connector wants it `'static`), so
+/// it gets a duplicate of the socket and the original waits for the close.
+async fn cancel_over_tls(
+    token: &tokio_postgres::CancelToken,
+    socket: tokio::net::TcpStream,
+    connector: &tokio_postgres_rustls::MakeRustlsConnect,
+    host: &str,
+) -> bool {
+    use tokio_postgres::tls::MakeTlsConnect;
+    let duplicate = socket
+        .into_std()
+        .and_then(|std| Ok((std.try_clone()?, std)))
+        .and_then(|(copy, std)| {
+            Ok((
+                tokio::net::TcpStream::from_std(copy)?,
+                tokio::net::TcpStream::from_std(std)?,
+            ))
+        });
+    let Ok((for_driver, mut watched)) = duplicate else {
+        return false;
+    };
+    let Ok(tls) =
+        MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(&mut connector.clone(), host);
+    token.cancel_query_raw(for_driver, tls).await.is_ok() && closed_by_server(&mut watched).await
+}
+
+/// Reads until the server closes the socket. Over TLS records may come
+/// first, so one byte read is not yet the close.
+async fn closed_by_server<S>(socket: &mut S) -> bool
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     use tokio::io::AsyncReadExt;
-    let mut buf = [0u8; 1];
-    token.cancel_query_raw(&mut socket, NoTls).await.is_ok() && socket.read(&mut buf).await.is_ok()
+    let mut buf = [0u8; 256];
+    loop {
+        match socket.read(&mut buf).await {
+            Ok(0) => return true,
+            Ok(_) => {}
+            // A reset after the request is still the server closing.
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
 }
 
 /// How a claimed slot on a shared connection ends.
@@ -210,6 +254,9 @@ pub(crate) struct ConnInner {
     /// Smoothed answer latency in microseconds (shared connections).
     latency: AtomicU64,
     cancel_addr: CancelAddr,
+    /// The pool's TLS connector, for cancel requests; `None` with
+    /// `sslmode=disable`.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -220,20 +267,19 @@ impl Drop for ConnInner {
 }
 
 impl PgConnection {
-    /// Connects, starts the connection task and runs `init_commands`.
+    /// Connects with the pool's TLS mode, starts the connection task and
+    /// runs `init_commands`.
     pub(crate) async fn open(
         pg: &tokio_postgres::Config,
+        tls: &Tls,
         init_commands: &[String],
         statement_cache_size: usize,
     ) -> Result<PgConnection> {
-        let (client, connection) = pg
-            .connect(NoTls)
-            .await
-            .map_err(|e| Error::connect_to(e, &ConnectTarget::of(pg)))?;
-        let task = tokio::spawn(async move {
-            // The connection's error surfaces to callers through the client.
-            let _ = connection.await;
-        });
+        let (client, task) = tls.connect(pg).await.map_err(|e| {
+            let target = ConnectTarget::of(pg);
+            crate::tls::connect_error(&e, &target.to_string())
+                .unwrap_or_else(|| Error::connect_to(e, &target))
+        })?;
         let conn = PgConnection(Arc::new(ConnInner {
             client,
             cache: StatementCache::new(statement_cache_size),
@@ -252,6 +298,7 @@ impl PgConnection {
             last_progress: AtomicU64::new(now_micros()),
             latency: AtomicU64::new(0),
             cancel_addr: CancelAddr::of(pg),
+            tls: tls.connector().cloned(),
             task,
         }));
         for sql in init_commands {
@@ -593,7 +640,12 @@ impl ConnInner {
             match &self.cancel_addr {
                 CancelAddr::Tcp(host, port) => {
                     match tokio::net::TcpStream::connect((host.as_str(), *port)).await {
-                        Ok(socket) => cancel_on(&token, socket).await,
+                        Ok(socket) => match &self.tls {
+                            Some(connector) => {
+                                cancel_over_tls(&token, socket, connector, host).await
+                            }
+                            None => cancel_on(&token, socket).await,
+                        },
                         Err(_) => false,
                     }
                 }

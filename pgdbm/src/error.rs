@@ -100,6 +100,13 @@ pub enum Error {
     /// 3D000). Not retryable.
     #[error("unknown database: {0}")]
     UnknownDatabase(Box<DatabaseError>),
+    /// TLS could not be set up: a certificate or key file is missing,
+    /// unreadable or invalid, the key password is wrong, the server's
+    /// certificate was refused (unknown issuer, host name mismatch,
+    /// expired), or the server does not offer TLS where the ssl mode
+    /// requires it. [`TlsError::failure`] says which. Not retryable.
+    #[error("{0}")]
+    Tls(Box<TlsError>),
     /// The connection broke while a call was using it. Retryable: the
     /// statement may or may not have been applied.
     #[error("connection lost: {0}")]
@@ -181,7 +188,10 @@ impl Error {
             | Error::ConnectionClosed(_)
             | Error::Connect(_)
             | Error::PoolTimeout(_) => true,
-            Error::Authentication(_) | Error::UnknownDatabase(_) | Error::RolledBack(_) => false,
+            Error::Authentication(_)
+            | Error::UnknownDatabase(_)
+            | Error::Tls(_)
+            | Error::RolledBack(_) => false,
             other => other.sqlstate().is_some_and(is_connection_class),
         }
     }
@@ -312,6 +322,18 @@ impl Error {
             attempts: 1,
             message,
             source: Some(Box::new(err)),
+        }))
+    }
+
+    pub(crate) fn tls(
+        failure: TlsFailure,
+        file: Option<&std::path::Path>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Tls(Box::new(TlsError {
+            failure,
+            file: file.map(std::path::Path::to_path_buf),
+            message: message.into(),
         }))
     }
 
@@ -1048,6 +1070,113 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid configuration: {}: {}", self.field, self.message)
+    }
+}
+
+/// What went wrong in an [`Error::Tls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// A certificate or key file is missing, unreadable or not usable PEM
+    /// (or the platform store holds no roots).
+    File,
+    /// The client key is encrypted and `ssl_key_password` is missing or
+    /// wrong.
+    KeyPassword,
+    /// The server's certificate was not issued by a trusted CA.
+    UnknownIssuer,
+    /// The server's certificate does not name the host connected to
+    /// (`verify-full`).
+    HostName,
+    /// The server's certificate has expired or is not valid yet.
+    Expired,
+    /// The server does not offer TLS and the ssl mode requires it.
+    NotOffered,
+    /// The handshake failed otherwise (the server refused the client
+    /// certificate, no common protocol version, ...).
+    Handshake,
+}
+
+/// Details of [`Error::Tls`].
+///
+/// ```no_run
+/// # async fn f() -> pgdbm::Result<()> {
+/// use pgdbm::{Database, DatabaseConfig, Error, TlsFailure};
+///
+/// let config = DatabaseConfig::from_url("postgres://db.internal/app?sslmode=verify-full")?;
+/// match Database::connect(config).await {
+///     Err(Error::Tls(e)) if e.failure() == TlsFailure::HostName => eprintln!("{e}"),
+///     Err(e) => return Err(e),
+///     Ok(db) => db.close().await,
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TlsError {
+    failure: TlsFailure,
+    file: Option<std::path::PathBuf>,
+    message: String,
+}
+
+impl TlsError {
+    /// Which kind of failure this is. The files are read when the pool is
+    /// built, before any connection is opened:
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use pgdbm::{Database, DatabaseConfig, Error, TlsFailure};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pgdbm::Result<()> {
+    /// let url = "postgres://localhost/app?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem";
+    /// match Database::connect(DatabaseConfig::from_url(url)?).await {
+    ///     Err(Error::Tls(e)) => {
+    ///         assert_eq!(e.failure(), TlsFailure::File);
+    ///         assert_eq!(e.file(), Some(Path::new("/nonexistent/ca.pem")));
+    ///         assert!(e.message().contains("cannot read ssl_root_cert"), "{e}");
+    ///     }
+    ///     other => panic!("expected Error::Tls, got {other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn failure(&self) -> TlsFailure {
+        self.failure
+    }
+
+    /// The file at fault, for [`TlsFailure::File`] and
+    /// [`TlsFailure::KeyPassword`].
+    ///
+    /// ```no_run
+    /// # async fn f(config: pgdbm::DatabaseConfig) {
+    /// if let Err(pgdbm::Error::Tls(e)) = pgdbm::Database::connect(config).await {
+    ///     if let Some(file) = e.file() {
+    ///         eprintln!("check {}", file.display());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
+    /// What happened and what to do, in words (also the `Display` text,
+    /// after "TLS: ").
+    ///
+    /// ```no_run
+    /// # async fn f(config: pgdbm::DatabaseConfig) {
+    /// if let Err(pgdbm::Error::Tls(e)) = pgdbm::Database::connect(config).await {
+    ///     assert!(e.to_string().ends_with(e.message()));
+    /// }
+    /// # }
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TLS: {}", self.message)
     }
 }
 

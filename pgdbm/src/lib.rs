@@ -56,6 +56,7 @@ mod statement_cache;
 mod table;
 mod template;
 pub mod testing;
+mod tls;
 mod transaction;
 
 pub use config::{DatabaseConfig, SslMode};
@@ -64,7 +65,8 @@ pub use copy::{CopyOutStream, CopyRecord};
 pub use database::Database;
 pub use error::{
     ConfigError, ConnectError, DatabaseError, DriverError, Error, IdentifierError, Result,
-    RowMappingError, SessionStateError, TemplateError, TimeoutError, UnqualifiedTableError,
+    RowMappingError, SessionStateError, TemplateError, TimeoutError, TlsError, TlsFailure,
+    UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.

@@ -8,17 +8,20 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 
-use crate::config::{DatabaseConfig, SslMode};
+use crate::config::DatabaseConfig;
 use crate::connection::PgConnection;
 use crate::copy::ColumnCache;
 use crate::database::Database;
 use crate::error::{ConnectTarget, Error, Result};
 use crate::ident;
 use crate::template::TemplateCache;
+use crate::tls::Tls;
 
 /// Opens and recycles connections for deadpool.
 pub(crate) struct ConnManager {
     pg: tokio_postgres::Config,
+    /// Built once per pool: files read, key decrypted, rustls configured.
+    tls: Tls,
     init_commands: Vec<String>,
     statement_cache_size: usize,
     max_queries: u64,
@@ -35,6 +38,7 @@ impl managed::Manager for ConnManager {
         // checkout's future, making each call's future kilobytes larger.
         Box::pin(PgConnection::open(
             &self.pg,
+            &self.tls,
             &self.init_commands,
             self.statement_cache_size,
         ))
@@ -126,20 +130,9 @@ impl SharedPool {
     /// connection (an owned pool with a schema).
     pub(crate) async fn open(config: DatabaseConfig, search_path: Option<&str>) -> Result<Self> {
         config.validate()?;
-        if matches!(
-            config.ssl_mode,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        ) {
-            return Err(Error::config(
-                "ssl_mode",
-                format!(
-                    "sslmode={} is not supported yet; use disable or prefer",
-                    config.ssl_mode.as_str()
-                ),
-            ));
-        }
         let manager = ConnManager {
             pg: config.pg_config(search_path),
+            tls: Tls::from_config(&config)?,
             init_commands: config.init_commands.clone(),
             statement_cache_size: config.statement_cache_size,
             max_queries: config.max_queries,

@@ -1443,17 +1443,19 @@ async fn invalid_configurations_are_refused_at_connect() {
         base.port,
         test.name()
     );
+    // The shared test server has no TLS: require must fail, never fall
+    // back to plain text.
     let config = DatabaseConfig::from_url(&url).unwrap();
     match expect_err(Database::connect(config.clone()).await) {
-        Error::Config(e) => {
-            assert_eq!(e.field, "ssl_mode");
-            assert!(e.message.contains("not supported yet"), "{}", e.message);
+        Error::Tls(e) => {
+            assert_eq!(e.failure(), pgdbm::TlsFailure::NotOffered, "{e}");
+            assert!(e.message().contains("does not offer TLS"), "{e}");
         }
-        other => panic!("expected Config, got {other:?}"),
+        other => panic!("expected Tls, got {other:?}"),
     }
     assert!(matches!(
         expect_err(SharedPool::connect(config).await),
-        Error::Config(_)
+        Error::Tls(_)
     ));
 
     for schema in [String::new(), "s".repeat(64)] {

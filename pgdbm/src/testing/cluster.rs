@@ -13,7 +13,7 @@ use std::env;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -86,14 +86,23 @@ pub(crate) fn ephemeral() -> Result<&'static ClusterAddr, String> {
     // `get_or_init` blocks concurrent first callers until the one running the
     // initializer is done, so racing test threads share a single cluster.
     // The static is never dropped, so its guardian only runs at process exit.
-    match CLUSTER.get_or_init(Server::launch) {
+    match CLUSTER.get_or_init(|| Server::launch(&Setup::default())) {
         Ok(server) => Ok(&server.addr),
         Err(e) => Err(e.clone()),
     }
 }
 
+/// What a cluster gets on top of `initdb`'s defaults, before it first starts.
+#[derive(Default)]
+struct Setup<'a> {
+    /// Appended to `postgresql.conf`.
+    settings: &'a [(&'a str, &'a str)],
+    /// Written into the data directory, readable by the server only.
+    files: &'a [(&'a str, &'a [u8])],
+}
+
 impl Server {
-    fn launch() -> Result<Server, String> {
+    fn launch(setup: &Setup<'_>) -> Result<Server, String> {
         let bins = find_binaries(
             env::var_os("PGDBM_PG_BIN"),
             env::var_os("PATH"),
@@ -121,7 +130,7 @@ impl Server {
             runner,
             guardian,
         };
-        match server.init_and_start() {
+        match server.init_and_start(setup) {
             Ok(port) => {
                 server.addr.port = port;
                 Ok(server)
@@ -133,8 +142,9 @@ impl Server {
         }
     }
 
-    fn init_and_start(&self) -> Result<u16, String> {
+    fn init_and_start(&self, setup: &Setup<'_>) -> Result<u16, String> {
         init_data_dir(&self.bins, &self.dir, &self.runner)?;
+        prepare_data_dir(setup, &self.dir, &self.runner)?;
         let port = start_server(&self.bins, &self.dir, &self.runner)?;
         wait_for_tcp(port)?;
         Ok(port)
@@ -223,10 +233,44 @@ impl TestCluster {
     /// # Ok(()) }
     /// ```
     pub fn start() -> Result<TestCluster> {
+        Self::start_with(&[], &[])
+    }
+
+    /// Like [`start`](Self::start), with server settings appended to
+    /// `postgresql.conf` and files written into the data directory (owned
+    /// by the server, mode 0600) before the server first starts: a TLS
+    /// server's certificate and key, a `pg_hba.conf` that replaces
+    /// `initdb`'s. They stay for restarts. File names are relative to the
+    /// data directory, as the server reads `ssl_cert_file` and the like.
+    /// The settings the cluster passes on its command line (port,
+    /// `listen_addresses`, `max_connections`, `fsync` and the like) win
+    /// over these.
+    ///
+    /// ```no_run
+    /// # fn f(cert_pem: &str, key_pem: &str) -> pgdbm::Result<()> {
+    /// let cluster = pgdbm::testing::TestCluster::start_with(
+    ///     &[("ssl", "on"), ("ssl_cert_file", "server.crt"), ("ssl_key_file", "server.key")],
+    ///     &[("server.crt", cert_pem.as_bytes()), ("server.key", key_pem.as_bytes())],
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start_with(settings: &[(&str, &str)], files: &[(&str, &[u8])]) -> Result<TestCluster> {
         Ok(TestCluster {
-            server: Server::launch().map_err(cluster_error)?,
+            server: Server::launch(&Setup { settings, files }).map_err(cluster_error)?,
             control: Mutex::new(()),
         })
+    }
+
+    /// The cluster's data directory, where [`start_with`](Self::start_with)
+    /// wrote its files.
+    ///
+    /// ```no_run
+    /// # fn f(cluster: pgdbm::testing::TestCluster) {
+    /// assert!(cluster.data_dir().join("postgresql.conf").exists());
+    /// # }
+    /// ```
+    pub fn data_dir(&self) -> &Path {
+        &self.server.dir.data
     }
 
     /// A configuration for the cluster's `postgres` database, with the same
@@ -560,6 +604,50 @@ fn init_data_dir(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<(),
         .arg("--locale=C")
         .arg("--no-sync");
     run_ok(&mut cmd, "initdb")
+}
+
+/// Writes `setup`'s files and settings into a fresh data directory.
+fn prepare_data_dir(setup: &Setup<'_>, dir: &ClusterDir, runner: &Runner) -> Result<(), String> {
+    use std::io::Write;
+    for (name, contents) in setup.files {
+        if name.is_empty() || name.contains('/') || *name == ".." || *name == "." {
+            return Err(format!(
+                "cluster file {name:?} must be a plain file name inside the data directory"
+            ));
+        }
+        let path = dir.data.join(name);
+        // Replacing `pg_hba.conf` must not keep initdb's mode or owner;
+        // a key file must be private to the server or it refuses it.
+        let _ = fs::remove_file(&path);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(contents))
+            .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+        runner.take_ownership(&path)?;
+    }
+    if setup.settings.is_empty() {
+        return Ok(());
+    }
+    let mut lines = String::from("\n# added by TestCluster::start_with\n");
+    for (name, value) in setup.settings {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(format!("{name:?} is not a server setting name"));
+        }
+        lines.push_str(&format!("{name} = '{}'\n", value.replace('\'', "''")));
+    }
+    let conf = dir.data.join("postgresql.conf");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&conf)
+        .and_then(|mut file| file.write_all(lines.as_bytes()))
+        .map_err(|e| format!("could not append to {}: {e}", conf.display()))
 }
 
 fn start_server(bins: &PgBins, dir: &ClusterDir, runner: &Runner) -> Result<u16, String> {

@@ -24,8 +24,6 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio_postgres::NoTls;
-
 use crate::config::DatabaseConfig;
 use crate::database::Database;
 use crate::error::{Error, Result};
@@ -81,12 +79,13 @@ fn unique_name() -> String {
 }
 
 async fn admin_execute(admin: &DatabaseConfig, sql: &str) -> Result<()> {
+    // The server's own TLS settings apply, so a test URL with
+    // `sslmode=require` works here too.
     let pg = admin.pg_config(None);
-    let (client, connection) = pg
-        .connect(NoTls)
+    let (client, task) = crate::tls::Tls::from_config(admin)?
+        .connect(&pg)
         .await
         .map_err(|e| Error::connect_to(e, &crate::error::ConnectTarget::of(&pg)))?;
-    let task = tokio::spawn(connection);
     let result = client
         .batch_execute(sql)
         .await
