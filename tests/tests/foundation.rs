@@ -1443,20 +1443,34 @@ async fn invalid_configurations_are_refused_at_connect() {
         base.port,
         test.name()
     );
-    // The shared test server has no TLS: require must fail, never fall
-    // back to plain text.
+    // require never falls back to plain text: against a server without
+    // TLS (the throwaway cluster) it fails, against one with TLS (a
+    // system server given by URL) every connection is encrypted.
     let config = DatabaseConfig::from_url(&url).unwrap();
-    match expect_err(Database::connect(config.clone()).await) {
-        Error::Tls(e) => {
+    match Database::connect(config.clone()).await {
+        Err(Error::Tls(e)) => {
             assert_eq!(e.failure(), pgdbm::TlsFailure::NotOffered, "{e}");
             assert!(e.message().contains("does not offer TLS"), "{e}");
+            assert!(matches!(
+                expect_err(SharedPool::connect(config).await),
+                Error::Tls(_)
+            ));
         }
-        other => panic!("expected Tls, got {other:?}"),
+        Ok(db) => {
+            let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+            assert!(db.fetch_value::<bool>(sql, &[]).await.unwrap());
+            assert!(
+                db.acquire()
+                    .await
+                    .unwrap()
+                    .fetch_value::<bool>(sql, &[])
+                    .await
+                    .unwrap()
+            );
+            db.close().await;
+        }
+        Err(other) => panic!("expected Tls, got {other:?}"),
     }
-    assert!(matches!(
-        expect_err(SharedPool::connect(config).await),
-        Error::Tls(_)
-    ));
 
     for schema in [String::new(), "s".repeat(64)] {
         let e = expect_err(Database::connect(base.clone().with_schema(schema.clone())).await);
