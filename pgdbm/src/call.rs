@@ -12,10 +12,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::conn::Lease;
 use crate::connection::{
@@ -78,6 +80,96 @@ pub(crate) struct Stmt<'s> {
     pub(crate) sql: &'s str,
     pub(crate) timeout: Option<Duration>,
     pub(crate) session: Session,
+    /// The manager's schema, for the span.
+    pub(crate) schema: Option<&'s str>,
+}
+
+impl<'s> Stmt<'s> {
+    /// pgdbm's own SQL, for the span of the manager's `schema`.
+    pub(crate) fn internal(
+        sql: &'s str,
+        timeout: Option<Duration>,
+        schema: Option<&'s str>,
+    ) -> Self {
+        Stmt {
+            sql,
+            timeout,
+            session: Session::Internal,
+            schema,
+        }
+    }
+}
+
+/// The span of one statement, after OpenTelemetry's database conventions.
+/// Parameter values are never recorded. Without a subscriber that wants
+/// it this is `Span::none()`, and nothing below is computed.
+fn span(lease: &Lease<'_>, sql: &str, schema: Option<&str>) -> tracing::Span {
+    let span = tracing::debug_span!(
+        target: "pgdbm",
+        "db.query",
+        db.system.name = "postgresql",
+        db.namespace = Empty,
+        db.query.text = sql,
+        db.operation.name = Empty,
+        server.address = Empty,
+        server.port = Empty,
+        db.response.status_code = Empty,
+        db.response.returned_rows = Empty,
+        pgdbm.multiplexed = lease.is_shared(),
+        pgdbm.settle_wait_us = Empty,
+    );
+    if !span.is_disabled() {
+        if let Some(observe) = lease.observe() {
+            span.record("server.address", observe.host.as_str());
+            span.record("server.port", observe.port);
+            let namespace = match schema {
+                // The convention's `{database}|{schema}`.
+                Some(schema) => format!("{}|{schema}", observe.database),
+                None => observe.database.clone(),
+            };
+            span.record("db.namespace", namespace.as_str());
+        }
+        if let Some(word) = lex::tokens(sql).find(|t| t.kind == lex::TokenKind::Word) {
+            span.record("db.operation.name", word.text.to_ascii_uppercase().as_str());
+        }
+    }
+    span
+}
+
+/// Records the rows a statement returned or affected on the current span.
+pub(crate) fn record_rows(rows: u64) {
+    tracing::Span::current().record("db.response.returned_rows", rows);
+}
+
+/// After a call: the error's SQLSTATE on its span, and the slow-query
+/// warning.
+fn observe_end<T>(
+    lease: &Lease<'_>,
+    span: &tracing::Span,
+    sql: &str,
+    schema: Option<&str>,
+    started: Option<Instant>,
+    result: &Result<T>,
+) {
+    if let (Err(e), false) = (result, span.is_disabled()) {
+        if let Some(code) = e.sqlstate() {
+            span.record("db.response.status_code", code);
+        }
+    }
+    let limit = lease.observe().and_then(|o| o.slow);
+    if let (Some(limit), Some(started)) = (limit, started) {
+        let took = started.elapsed();
+        if took >= limit {
+            tracing::warn!(
+                target: "pgdbm::slow_query",
+                sql,
+                duration_ms = took.as_millis() as u64,
+                schema = schema.unwrap_or(""),
+                failed = result.is_err(),
+                "slow query"
+            );
+        }
+    }
 }
 
 /// How a cut-off call leaves its connection. Set by work that passes
@@ -147,13 +239,19 @@ impl Drop for Flight<'_> {
 /// call waits past it.
 pub(crate) async fn guarded<T>(
     lease: &Lease<'_>,
-    sql: &str,
-    timeout: Option<Duration>,
+    stmt: Stmt<'_>,
     fragile: Option<&Fragile>,
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
+    let span = span(lease, stmt.sql, stmt.schema);
+    let started = lease.observe().and_then(|o| o.slow).map(|_| Instant::now());
     let call = async {
+        let settling = (!span.is_disabled()).then(Instant::now);
         lease.settle().await?;
+        if let Some(at) = settling {
+            tracing::Span::current()
+                .record("pgdbm.settle_wait_us", at.elapsed().as_micros() as u64);
+        }
         // Dropped unfinished with this future when the deadline passes.
         let flight = Flight::start(lease, fragile);
         let result = work.await;
@@ -163,8 +261,12 @@ pub(crate) async fn guarded<T>(
         flight.finish();
         result
     };
-    let result = within(lease.limit(timeout), sql, std::pin::pin!(call)).await;
+    let limit = lease.limit(stmt.timeout);
+    let result = within(limit, stmt.sql, std::pin::pin!(call))
+        .instrument(span.clone())
+        .await;
     lease.count_query();
+    observe_end(lease, &span, stmt.sql, stmt.schema, started, &result);
     result
 }
 
@@ -222,12 +324,7 @@ pub(crate) async fn prepared(conn: &ConnInner, stmt: Stmt<'_>) -> Result<Stateme
 
 /// The prepared statement for SQL of pgdbm's own.
 pub(crate) async fn internal_statement(conn: &ConnInner, sql: &str) -> Result<Statement> {
-    let stmt = Stmt {
-        sql,
-        timeout: None,
-        session: Session::Internal,
-    };
-    prepared(conn, stmt).await
+    prepared(conn, Stmt::internal(sql, None, None)).await
 }
 
 /// Runs one prepared statement on `lease` through the guard: cached
@@ -240,7 +337,7 @@ where
     Fut: Future<Output = Result<T, tokio_postgres::Error>>,
 {
     let sql = stmt.sql;
-    guarded(lease, sql, stmt.timeout, None, async {
+    guarded(lease, stmt, None, async {
         let statement = prepared(lease, stmt).await?;
         match op(statement).await {
             Err(e) if is_stale_plan(&e) => {
@@ -279,6 +376,8 @@ pub(crate) async fn control(
     refused: u32,
 ) -> Result<()> {
     let sql: Cow<'static, str> = sql.into();
+    let span = span(lease, &sql, None);
+    let started = lease.observe().and_then(|o| o.slow).map(|_| Instant::now());
     let call = async {
         lease.settle().await?;
         let conn = PgConnection::clone(lease);
@@ -297,8 +396,11 @@ pub(crate) async fn control(
         }
         result
     };
-    let result = within(timeout, &sql, std::pin::pin!(call)).await;
+    let result = within(timeout, &sql, std::pin::pin!(call))
+        .instrument(span.clone())
+        .await;
     lease.count_query();
+    observe_end(lease, &span, &sql, None, started, &result);
     result
 }
 

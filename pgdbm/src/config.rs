@@ -256,6 +256,11 @@ pub struct DatabaseConfig {
     /// Requests in flight on every shared connection before another is
     /// opened. Default `8`.
     pub multiplex_depth: usize,
+    /// Statements slower than this are logged at WARN (target
+    /// `pgdbm::slow_query`) with their SQL, duration and schema, as the
+    /// Python library's `MonitoredAsyncDatabaseManager` does. Default 1 s;
+    /// `None` disables it.
+    pub slow_query_threshold: Option<Duration>,
 }
 
 /// Multiplexing's default connection cap: the client's cores, clamped.
@@ -305,6 +310,7 @@ impl Default for DatabaseConfig {
             multiplex: true,
             multiplex_connections: default_multiplex_connections(),
             multiplex_depth: 8,
+            slow_query_threshold: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -353,6 +359,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("multiplex", &self.multiplex)
             .field("multiplex_connections", &self.multiplex_connections)
             .field("multiplex_depth", &self.multiplex_depth)
+            .field("slow_query_threshold", &self.slow_query_threshold)
             .finish()
     }
 }

@@ -135,6 +135,11 @@ impl Deref for Lease<'_> {
 }
 
 impl Lease<'_> {
+    /// A claim on a multiplexed connection.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Lease::Shared(_))
+    }
+
     /// `timeout`, shortened to what is left of the call's deadline where
     /// getting the lease took part of it.
     pub(crate) fn limit(&self, timeout: Option<Duration>) -> Option<Duration> {

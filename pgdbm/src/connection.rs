@@ -204,6 +204,16 @@ pub(crate) struct Detached {
     pub(crate) refused: u32,
 }
 
+/// What spans and the slow-query log say about a pool's connections.
+#[derive(Debug)]
+pub(crate) struct Observe {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) database: String,
+    /// `slow_query_threshold`.
+    pub(crate) slow: Option<Duration>,
+}
+
 /// A connection, shared between its owner (the pool, a transaction, the
 /// multiplexer) and the recovery task that may outlive a caller.
 #[derive(Clone)]
@@ -254,6 +264,8 @@ pub(crate) struct ConnInner {
     /// Smoothed answer latency in microseconds (shared connections).
     latency: AtomicU64,
     cancel_addr: CancelAddr,
+    /// Set once by the pool that opened the connection.
+    observe: OnceLock<Arc<Observe>>,
     /// The pool's TLS connector, for cancel requests; `None` with
     /// `sslmode=disable`.
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
@@ -298,6 +310,7 @@ impl PgConnection {
             last_progress: AtomicU64::new(now_micros()),
             latency: AtomicU64::new(0),
             cancel_addr: CancelAddr::of(pg),
+            observe: OnceLock::new(),
             tls: tls.connector().cloned(),
             task,
         }));
@@ -468,6 +481,14 @@ fn broken_error() -> Error {
 impl ConnInner {
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    pub(crate) fn set_observe(&self, observe: Arc<Observe>) {
+        let _ = self.observe.set(observe);
+    }
+
+    pub(crate) fn observe(&self) -> Option<&Observe> {
+        self.observe.get().map(|o| &**o)
     }
 
     pub(crate) fn tx_depth(&self) -> u32 {

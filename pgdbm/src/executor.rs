@@ -51,11 +51,12 @@ pub(crate) trait Executor: Sync {
     /// The client-side limit for one call.
     fn call_timeout(&self) -> Option<Duration>;
     /// `sql` as this executor sends it.
-    fn stmt<'s>(&self, sql: &'s str) -> Stmt<'s> {
+    fn stmt<'s>(&'s self, sql: &'s str) -> Stmt<'s> {
         Stmt {
             sql,
             timeout: self.call_timeout(),
             session: self.session(),
+            schema: self.templates().schema(),
         }
     }
 }
@@ -84,7 +85,9 @@ pub(crate) async fn execute_rendered<E: Executor>(
     let lease = ex.lease_shared().await?;
     let client = lease.client();
     call::run(&lease, ex.stmt(sql), |st| async move {
-        client.execute_raw(&st, bounded(params)).await
+        let n = client.execute_raw(&st, bounded(params)).await?;
+        call::record_rows(n);
+        Ok(n)
     })
     .await
 }
@@ -103,8 +106,13 @@ pub(crate) async fn query_rendered<E: Executor>(
     let lease = ex.lease_shared().await?;
     let client = lease.client();
     let result = call::run(&lease, ex.stmt(sql), |st| async move {
-        let rows = client.query_raw(&st, bounded(params)).await?;
-        Ok((st, rows.try_collect().await?))
+        let rows: Vec<_> = client
+            .query_raw(&st, bounded(params))
+            .await?
+            .try_collect()
+            .await?;
+        call::record_rows(rows.len() as u64);
+        Ok((st, rows))
     })
     .await?;
     Ok(Some(result))
@@ -206,7 +214,7 @@ where
     // Refused before the batch's transaction is opened.
     stmt.session.check(&lease, &sql)?;
     atomically(&lease, stmt.timeout, async {
-        guarded(&lease, &sql, stmt.timeout, None, async {
+        guarded(&lease, stmt, None, async {
             match lex::single_row_insert(&sql) {
                 Some((head, arity)) => insert_rows(&lease, &sql[..head], arity, rows).await,
                 None => pipelined(&lease, stmt, rows).await,
@@ -295,12 +303,7 @@ async fn insert_chunk(
 ) -> Result<u64> {
     let sql = multi_row_sql(head, arity, params.len() / arity);
     // A plain INSERT of placeholders: nothing for the session check.
-    let stmt = Stmt {
-        sql: &sql,
-        timeout: None,
-        session: Session::Internal,
-    };
-    let statement = prepared(lease, stmt).await?;
+    let statement = prepared(lease, Stmt::internal(&sql, None, None)).await?;
     lease
         .client()
         .execute_raw(&statement, bounded(&params))

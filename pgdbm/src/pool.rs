@@ -9,7 +9,7 @@ use std::time::Duration;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 
 use crate::config::DatabaseConfig;
-use crate::connection::PgConnection;
+use crate::connection::{Observe, PgConnection};
 use crate::copy::ColumnCache;
 use crate::database::Database;
 use crate::error::{ConnectTarget, Error, Result};
@@ -26,6 +26,8 @@ pub(crate) struct ConnManager {
     statement_cache_size: usize,
     max_queries: u64,
     max_inactive: Option<Duration>,
+    /// Handed to every connection, for its spans and slow-query log.
+    observe: Arc<Observe>,
 }
 
 impl managed::Manager for ConnManager {
@@ -36,13 +38,15 @@ impl managed::Manager for ConnManager {
         // Boxed: opening a connection is rare, and its future (the driver's
         // whole connect and startup) would otherwise sit inside every
         // checkout's future, making each call's future kilobytes larger.
-        Box::pin(PgConnection::open(
+        let conn = Box::pin(PgConnection::open(
             &self.pg,
             &self.tls,
             &self.init_commands,
             self.statement_cache_size,
         ))
-        .await
+        .await?;
+        conn.set_observe(Arc::clone(&self.observe));
+        Ok(conn)
     }
 
     async fn recycle(&self, conn: &mut PgConnection, metrics: &Metrics) -> RecycleResult<Error> {
@@ -137,6 +141,12 @@ impl SharedPool {
             statement_cache_size: config.statement_cache_size,
             max_queries: config.max_queries,
             max_inactive: config.max_inactive_connection_lifetime,
+            observe: Arc::new(Observe {
+                host: config.host.clone(),
+                port: config.port,
+                database: config.database.clone(),
+                slow: config.slow_query_threshold,
+            }),
         };
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)

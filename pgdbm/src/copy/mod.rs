@@ -32,7 +32,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Row, SimpleQueryMessage, Statement};
 
-use crate::call::{Fragile, Session, control, guarded, internal_statement};
+use crate::call::{Fragile, Session, Stmt, control, guarded, internal_statement, record_rows};
 use crate::conn::Lease;
 use crate::connection::{PgConnection, RollbackGuard, rollback_sql, savepoint_name};
 use crate::error::{DriverError, Error, Result};
@@ -90,7 +90,7 @@ async fn open_scope<'c>(
     );
     let guard = RollbackGuard::new(conn, depth);
     conn.set_tx_depth(depth + 1);
-    let answer = guarded(conn, &sql, timeout, None, async {
+    let answer = guarded(conn, Stmt::internal(&sql, timeout, None), None, async {
         conn.client()
             .simple_query(&sql)
             .await
@@ -687,9 +687,12 @@ where
         trusted,
         scope: scope.is_some().then_some(depth),
     };
-    let result = guarded(&conn, &label, timeout, Some(&fragile), async {
+    let stmt = Stmt::internal(&label, timeout, ex.templates().schema());
+    let result = guarded(&conn, stmt, Some(&fragile), async {
         let started = start_copy(&conn, &target, &cache, &fragile).await?;
-        write_rows(started, plan, rows).await
+        let copied = write_rows(started, plan, rows).await?;
+        record_rows(copied);
+        Ok(copied)
     })
     .await;
     // On a connection out of step nothing more is sent; the scope's
@@ -841,7 +844,14 @@ where
     let rendered = ex.templates().render(select_sql)?;
     let select = statement_text(&rendered).to_owned();
     let conn = ex.lease().await?;
-    start_copy_out(conn, select, ex.call_timeout(), ex.session()).await
+    start_copy_out(
+        conn,
+        select,
+        ex.call_timeout(),
+        ex.session(),
+        ex.templates().schema(),
+    )
+    .await
 }
 
 /// `copy_out::<T>`: every column of `T`'s table in this schema.
@@ -856,7 +866,14 @@ where
         ident::qualified(ex.templates().schema(), T::TABLE)
     );
     let conn = ex.lease().await?;
-    start_copy_out(conn, select, ex.call_timeout(), Session::Internal).await
+    start_copy_out(
+        conn,
+        select,
+        ex.call_timeout(),
+        Session::Internal,
+        ex.templates().schema(),
+    )
+    .await
 }
 
 async fn start_copy_out<'a, T: FromRow>(
@@ -864,10 +881,11 @@ async fn start_copy_out<'a, T: FromRow>(
     select: String,
     timeout: Option<Duration>,
     session: Session,
+    schema: Option<&str>,
 ) -> Result<CopyOutStream<'a, T>> {
     session.check(&conn, &select)?;
     let sql = copy_out_sql(&select);
-    let started = guarded(&conn, &sql, timeout, None, async {
+    let started = guarded(&conn, Stmt::internal(&sql, timeout, schema), None, async {
         // Described first, so that a row type that does not fit `T` is
         // refused before the server starts sending rows.
         let described = describe(&conn, &select, &sql).await?;
