@@ -25,6 +25,7 @@ use crate::connection::{
 };
 use crate::error::{Error, Result};
 use crate::lex;
+use crate::metrics::Counters;
 
 /// What an executor does with SQL that would change the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,8 @@ pub(crate) struct Stmt<'s> {
     pub(crate) session: Session,
     /// The manager's schema, for the span.
     pub(crate) schema: Option<&'s str>,
+    /// The manager's counters; `None` for pgdbm's own statements.
+    pub(crate) metrics: Option<&'s Counters>,
 }
 
 impl<'s> Stmt<'s> {
@@ -96,6 +99,7 @@ impl<'s> Stmt<'s> {
             timeout,
             session: Session::Internal,
             schema,
+            metrics: None,
         }
     }
 }
@@ -136,9 +140,13 @@ fn span(lease: &Lease<'_>, sql: &str, schema: Option<&str>) -> tracing::Span {
     span
 }
 
-/// Records the rows a statement returned or affected on the current span.
-pub(crate) fn record_rows(rows: u64) {
+/// Records the rows a statement returned or affected on the current span
+/// and in the manager's counters.
+pub(crate) fn record_rows(metrics: Option<&Counters>, rows: u64) {
     tracing::Span::current().record("db.response.returned_rows", rows);
+    if let Some(metrics) = metrics {
+        metrics.rows(rows);
+    }
 }
 
 /// After a call: the error's SQLSTATE on its span, and the slow-query
@@ -244,7 +252,8 @@ pub(crate) async fn guarded<T>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let span = span(lease, stmt.sql, stmt.schema);
-    let started = lease.observe().and_then(|o| o.slow).map(|_| Instant::now());
+    let timed = stmt.metrics.is_some() || lease.observe().is_some_and(|o| o.slow.is_some());
+    let started = timed.then(Instant::now);
     let call = async {
         let settling = (!span.is_disabled()).then(Instant::now);
         lease.settle().await?;
@@ -266,6 +275,9 @@ pub(crate) async fn guarded<T>(
         .instrument(span.clone())
         .await;
     lease.count_query();
+    if let (Some(metrics), Some(started)) = (stmt.metrics, started) {
+        metrics.statement(started.elapsed(), lease.is_shared(), result.as_ref().err());
+    }
     observe_end(lease, &span, stmt.sql, stmt.schema, started, &result);
     result
 }

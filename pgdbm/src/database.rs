@@ -268,6 +268,69 @@ impl Database {
         self.inner.owns_pool
     }
 
+    /// What this schema's statements did: counts, rows, time, errors by
+    /// class (see [`Metrics`](crate::Metrics)).
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let m = db.metrics();
+    /// println!("{} statements, {} failed", m.statements, m.errors());
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(&self) -> crate::Metrics {
+        self.inner.templates.metrics().snapshot()
+    }
+
+    /// Sets this schema's counters back to zero.
+    ///
+    /// ```no_run
+    /// # fn f(db: pgdbm::Database) {
+    /// db.reset_metrics();
+    /// assert_eq!(db.metrics().statements, 0);
+    /// # }
+    /// ```
+    pub fn reset_metrics(&self) {
+        self.inner.templates.metrics().reset();
+    }
+
+    /// Checks the server within `limit`: one round trip on a connection of
+    /// the pool, with the facts an operator asks first. A server that cannot
+    /// be reached in time is [`Error::Timeout`](crate::Error::Timeout) or the
+    /// connection error, never a hang.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let health = db.health_check(std::time::Duration::from_secs(2)).await?;
+    /// println!("{} in {:?}, replica: {}", health.server_version, health.latency, health.is_replica);
+    /// # Ok(()) }
+    /// ```
+    pub async fn health_check(&self, limit: Duration) -> Result<crate::HealthReport> {
+        let checked = async {
+            let started = std::time::Instant::now();
+            let conn = self.timeout(Some(limit));
+            let row = conn
+                .fetch_one(
+                    "SELECT current_setting('server_version'), pg_is_in_recovery(), \
+                     pg_database_size(current_database())",
+                    &[],
+                )
+                .await?
+                .ok_or_else(|| crate::Error::NotFound("health check".into()))?;
+            let latency = started.elapsed();
+            Ok(crate::HealthReport {
+                latency,
+                server_version: row.try_get(0usize)?,
+                is_replica: row.try_get(1usize)?,
+                database_size: row.try_get::<i64>(2usize)?.max(0) as u64,
+                pool: self.pool_stats().await?,
+            })
+        };
+        match tokio::time::timeout(limit, checked).await {
+            Ok(report) => report,
+            Err(_) => Err(crate::Error::timeout(limit, Some("health check"))),
+        }
+    }
+
     /// A snapshot of the pool and the server behind it.
     ///
     /// ```no_run

@@ -57,6 +57,7 @@ pub(crate) trait Executor: Sync {
             timeout: self.call_timeout(),
             session: self.session(),
             schema: self.templates().schema(),
+            metrics: Some(self.templates().metrics()),
         }
     }
 }
@@ -84,9 +85,10 @@ pub(crate) async fn execute_rendered<E: Executor>(
     check_count(params.len(), sql)?;
     let lease = ex.lease_shared().await?;
     let client = lease.client();
-    call::run(&lease, ex.stmt(sql), |st| async move {
+    let stmt = ex.stmt(sql);
+    call::run(&lease, stmt, |st| async move {
         let n = client.execute_raw(&st, bounded(params)).await?;
-        call::record_rows(n);
+        call::record_rows(stmt.metrics, n);
         Ok(n)
     })
     .await
@@ -105,13 +107,14 @@ pub(crate) async fn query_rendered<E: Executor>(
     check_count(params.len(), sql)?;
     let lease = ex.lease_shared().await?;
     let client = lease.client();
-    let result = call::run(&lease, ex.stmt(sql), |st| async move {
+    let stmt = ex.stmt(sql);
+    let result = call::run(&lease, stmt, |st| async move {
         let rows: Vec<_> = client
             .query_raw(&st, bounded(params))
             .await?
             .try_collect()
             .await?;
-        call::record_rows(rows.len() as u64);
+        call::record_rows(stmt.metrics, rows.len() as u64);
         Ok((st, rows))
     })
     .await?;

@@ -46,6 +46,7 @@ mod executor;
 mod fasthash;
 mod ident;
 mod lex;
+mod metrics;
 mod mux;
 mod params;
 mod pool;
@@ -69,6 +70,7 @@ pub use error::{
     UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
+pub use metrics::{HealthReport, Metrics};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
 pub use pgdbm_derive::FromRow;
 /// Derives [`Table`](trait@Table) (and [`FromRow`](trait@FromRow)) for a struct with named fields.

@@ -324,6 +324,8 @@ pub(crate) struct TemplateCache {
     pub(crate) shapes: crate::query::ShapeCache,
     /// COPY targets' columns, shared with every schema of the pool.
     copy_columns: Arc<crate::copy::ColumnCache>,
+    /// What this schema's statements did.
+    metrics: crate::metrics::Counters,
 }
 
 impl TemplateCache {
@@ -345,7 +347,13 @@ impl TemplateCache {
             expanded: RwLock::new(crate::fasthash::FastMap::default()),
             shapes: crate::query::ShapeCache::default(),
             copy_columns,
+            metrics: crate::metrics::Counters::default(),
         }
+    }
+
+    /// The counters of this schema's statements.
+    pub(crate) fn metrics(&self) -> &crate::metrics::Counters {
+        &self.metrics
     }
 
     /// The pool's cache of COPY targets' columns.

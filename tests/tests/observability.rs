@@ -242,3 +242,86 @@ async fn a_slow_query_is_logged_once() {
         "{fields:?}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_exactly_what_ran() {
+    let test = TestDatabase::with_config(|c| c.with_schema("counted"))
+        .await
+        .unwrap();
+    test.execute("CREATE TABLE {{tables.t}} (id int PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    test.reset_metrics();
+    test.execute("INSERT INTO {{tables.t}} VALUES (1), (2), (3)", &[])
+        .await
+        .unwrap();
+    let rows = test
+        .fetch_all("SELECT id FROM {{tables.t}}", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    test.execute("INSERT INTO {{tables.t}} VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    test.timeout(Some(Duration::from_millis(50)))
+        .execute("SELECT pg_sleep(1)", &[])
+        .await
+        .unwrap_err();
+    let m = test.metrics();
+    assert_eq!(m.statements, 4, "{m:?}");
+    assert_eq!(m.rows, 6, "3 inserted and 3 read: {m:?}");
+    assert_eq!(
+        (m.database_errors, m.timeouts, m.errors()),
+        (1, 1, 2),
+        "{m:?}"
+    );
+    assert_eq!(
+        m.multiplexed, 3,
+        "all but the call with its own timeout: {m:?}"
+    );
+    assert!(m.max_time >= Duration::from_millis(50), "{m:?}");
+    assert!(m.total_time >= m.max_time, "{m:?}");
+    // Another schema on the same pool counts apart.
+    let other = test.with_schema("elsewhere").unwrap();
+    other.execute("SELECT 1", &[]).await.unwrap();
+    assert_eq!(test.metrics().statements, 4);
+    assert_eq!(other.metrics().statements, 1);
+    test.reset_metrics();
+    assert_eq!(test.metrics(), pgdbm::Metrics::default());
+}
+
+#[tokio::test]
+async fn health_check_reports_the_server_and_fails_cleanly_when_it_is_gone() {
+    let cluster = Arc::new(pgdbm::testing::TestCluster::start().unwrap());
+    let db = pgdbm::Database::connect(cluster.config()).await.unwrap();
+    let report = db.health_check(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        report
+            .server_version
+            .starts_with(|c: char| c.is_ascii_digit())
+    );
+    assert!(!report.is_replica);
+    assert!(report.database_size > 1_000_000, "{report:?}");
+    assert!(report.latency < Duration::from_secs(5));
+    assert!(report.pool.server_pid.is_some());
+
+    let stopping = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = db.health_check(Duration::from_secs(2)).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            e,
+            pgdbm::Error::Timeout(_) | pgdbm::Error::Connect(_) | pgdbm::Error::ConnectionClosed(_)
+        ),
+        "{e:?}"
+    );
+}

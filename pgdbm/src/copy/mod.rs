@@ -687,11 +687,14 @@ where
         trusted,
         scope: scope.is_some().then_some(depth),
     };
-    let stmt = Stmt::internal(&label, timeout, ex.templates().schema());
+    let stmt = Stmt {
+        metrics: Some(ex.templates().metrics()),
+        ..Stmt::internal(&label, timeout, ex.templates().schema())
+    };
     let result = guarded(&conn, stmt, Some(&fragile), async {
         let started = start_copy(&conn, &target, &cache, &fragile).await?;
         let copied = write_rows(started, plan, rows).await?;
-        record_rows(copied);
+        record_rows(stmt.metrics, copied);
         Ok(copied)
     })
     .await;
