@@ -34,7 +34,11 @@ impl Server {
             .unwrap_or_else(|| {
                 "throwaway cluster from the local binaries (pgdbm::testing)".to_owned()
             });
-        let admin = pgdbm::testing::server_config()?;
+        let mut admin = pgdbm::testing::server_config()?;
+        // Every stack talks plain TCP: the raw and sqlx stacks do, and a
+        // server with `ssl = on` would otherwise have pgdbm (sslmode=prefer
+        // by default) pay for encryption the others skip.
+        admin.ssl_mode = Some(pgdbm::SslMode::Disable);
         Ok(Server { admin, source })
     }
 

@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
@@ -21,7 +21,7 @@ use tracing::field::Empty;
 
 use crate::conn::Lease;
 use crate::connection::{
-    ConnInner, Detached, PgConnection, SESSION_CLEAN, SESSION_DISCARD, SESSION_RESET,
+    ConnInner, Detached, PgConnection, SESSION_CLEAN, SESSION_DISCARD, SESSION_RESET, now_micros,
 };
 use crate::error::{Error, Result};
 use crate::lex;
@@ -108,6 +108,12 @@ impl<'s> Stmt<'s> {
 /// Parameter values are never recorded. Without a subscriber that wants
 /// it this is `Span::none()`, and nothing below is computed.
 fn span(lease: &Lease<'_>, sql: &str, schema: Option<&str>) -> tracing::Span {
+    // Checked first: with tracing's `log` feature on (another crate may
+    // turn it on), a disabled span would still be offered to `log` at
+    // every poll.
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return tracing::Span::none();
+    }
     let span = tracing::debug_span!(
         target: "pgdbm",
         "db.query",
@@ -143,7 +149,9 @@ fn span(lease: &Lease<'_>, sql: &str, schema: Option<&str>) -> tracing::Span {
 /// Records the rows a statement returned or affected on the current span
 /// and in the manager's counters.
 pub(crate) fn record_rows(metrics: Option<&Counters>, rows: u64) {
-    tracing::Span::current().record("db.response.returned_rows", rows);
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::Span::current().record("db.response.returned_rows", rows);
+    }
     if let Some(metrics) = metrics {
         metrics.rows(rows);
     }
@@ -156,7 +164,7 @@ fn observe_end<T>(
     span: &tracing::Span,
     sql: &str,
     schema: Option<&str>,
-    started: Option<Instant>,
+    took: Duration,
     result: &Result<T>,
 ) {
     if let (Err(e), false) = (result, span.is_disabled()) {
@@ -164,9 +172,7 @@ fn observe_end<T>(
             span.record("db.response.status_code", code);
         }
     }
-    let limit = lease.observe().and_then(|o| o.slow);
-    if let (Some(limit), Some(started)) = (limit, started) {
-        let took = started.elapsed();
+    if let Some(limit) = lease.observe().and_then(|o| o.slow) {
         if took >= limit {
             tracing::warn!(
                 target: "pgdbm::slow_query",
@@ -217,8 +223,9 @@ pub(crate) struct Flight<'a> {
 }
 
 impl<'a> Flight<'a> {
-    pub(crate) fn start(lease: &'a Lease<'a>, fragile: Option<&'a Fragile>) -> Self {
-        lease.sent();
+    /// `at`: `now_micros()` as the request leaves.
+    pub(crate) fn start(lease: &'a Lease<'a>, fragile: Option<&'a Fragile>, at: u64) -> Self {
+        lease.sent(at);
         Flight {
             lease,
             fragile,
@@ -226,10 +233,10 @@ impl<'a> Flight<'a> {
         }
     }
 
-    /// The server answered.
-    pub(crate) fn finish(mut self) {
+    /// The server answered, at `now_micros()` `at`.
+    pub(crate) fn finish(mut self, at: u64) {
         self.done = true;
-        self.lease.answered();
+        self.lease.answered(at);
     }
 }
 
@@ -252,22 +259,25 @@ pub(crate) async fn guarded<T>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let span = span(lease, stmt.sql, stmt.schema);
-    let timed = stmt.metrics.is_some() || lease.observe().is_some_and(|o| o.slow.is_some());
-    let started = timed.then(Instant::now);
+    // Two clock reads a call, shared by the routing latency, the metrics
+    // and the slow-query log.
+    let start = now_micros();
+    let ended = AtomicU64::new(0);
     let call = async {
-        let settling = (!span.is_disabled()).then(Instant::now);
         lease.settle().await?;
-        if let Some(at) = settling {
-            tracing::Span::current()
-                .record("pgdbm.settle_wait_us", at.elapsed().as_micros() as u64);
+        if !span.is_disabled() {
+            let waited = now_micros().saturating_sub(start);
+            span.record("pgdbm.settle_wait_us", waited);
         }
         // Dropped unfinished with this future when the deadline passes.
-        let flight = Flight::start(lease, fragile);
+        let flight = Flight::start(lease, fragile, start);
         let result = work.await;
         if let Err(e) = &result {
             lease.note_error(e);
         }
-        flight.finish();
+        let end = now_micros();
+        ended.store(end, Ordering::Relaxed);
+        flight.finish(end);
         result
     };
     let limit = lease.limit(stmt.timeout);
@@ -275,10 +285,15 @@ pub(crate) async fn guarded<T>(
         .instrument(span.clone())
         .await;
     lease.count_query();
-    if let (Some(metrics), Some(started)) = (stmt.metrics, started) {
-        metrics.statement(started.elapsed(), lease.is_shared(), result.as_ref().err());
+    let end = match ended.load(Ordering::Relaxed) {
+        0 => now_micros(),
+        end => end,
+    };
+    let took = Duration::from_micros(end.saturating_sub(start));
+    if let Some(metrics) = stmt.metrics {
+        metrics.statement(took, lease.is_shared(), result.as_ref().err());
     }
-    observe_end(lease, &span, stmt.sql, stmt.schema, started, &result);
+    observe_end(lease, &span, stmt.sql, stmt.schema, took, &result);
     result
 }
 
@@ -389,7 +404,7 @@ pub(crate) async fn control(
 ) -> Result<()> {
     let sql: Cow<'static, str> = sql.into();
     let span = span(lease, &sql, None);
-    let started = lease.observe().and_then(|o| o.slow).map(|_| Instant::now());
+    let start = now_micros();
     let call = async {
         lease.settle().await?;
         let conn = PgConnection::clone(lease);
@@ -412,7 +427,8 @@ pub(crate) async fn control(
         .instrument(span.clone())
         .await;
     lease.count_query();
-    observe_end(lease, &span, &sql, None, started, &result);
+    let took = Duration::from_micros(now_micros().saturating_sub(start));
+    observe_end(lease, &span, &sql, None, took, &result);
     result
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::connection::{Answer, PgConnection, SESSION_DISCARD, now_micros};
+use crate::connection::{Answer, PgConnection, SESSION_DISCARD};
 use crate::pool::Object;
 use crate::template::TemplateCache;
 
@@ -162,23 +162,23 @@ impl Lease<'_> {
         }
     }
 
-    /// A request is about to be sent.
-    pub(crate) fn sent(&self) {
+    /// A request is about to be sent (`at`: `now_micros()`).
+    pub(crate) fn sent(&self, at: u64) {
         if let Lease::Shared(lease) = self {
-            let previous = lease.sent.swap(now_micros().max(1), Ordering::AcqRel);
+            let previous = lease.sent.swap(at.max(1), Ordering::AcqRel);
             if previous == ANSWERED {
                 lease.conn.claim();
             }
         }
     }
 
-    /// The server answered the request.
-    pub(crate) fn answered(&self) {
+    /// The server answered the request (`at`: `now_micros()`).
+    pub(crate) fn answered(&self, at: u64) {
         if let Lease::Shared(lease) = self {
             match lease.sent.swap(ANSWERED, Ordering::AcqRel) {
                 ANSWERED => {}
                 UNSENT => lease.conn.release(Answer::Unused),
-                sent => lease.conn.release(Answer::Measured(sent)),
+                sent => lease.conn.release(Answer::Measured(sent, at)),
             }
         }
     }

@@ -185,8 +185,9 @@ where
 /// How a claimed slot on a shared connection ends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Answer {
-    /// The server answered a request sent at this `now_micros()`.
-    Measured(u64),
+    /// The server answered, at the second `now_micros()`, a request sent
+    /// at the first.
+    Measured(u64, u64),
     /// The server answered a request its caller had abandoned; how long it
     /// took says nothing about the connection's usual latency.
     Late(u64),
@@ -625,9 +626,13 @@ impl ConnInner {
 
     /// Gives back a claimed slot.
     pub(crate) fn release(&self, answer: Answer) {
-        if let Answer::Measured(sent) | Answer::Late(sent) = answer {
-            let now = now_micros();
-            if let Answer::Measured(_) = answer {
+        let answered = match answer {
+            Answer::Measured(sent, at) => Some((sent, at)),
+            Answer::Late(sent) => Some((sent, now_micros())),
+            Answer::Unused => None,
+        };
+        if let Some((sent, now)) = answered {
+            if let Answer::Measured(..) = answer {
                 let took = now.saturating_sub(sent);
                 // An exponential average over about eight answers.
                 let old = self.latency.load(Ordering::Relaxed);
