@@ -45,6 +45,7 @@ mod error;
 mod executor;
 mod fasthash;
 mod ident;
+mod inspect;
 mod lex;
 mod metrics;
 mod mux;
@@ -70,6 +71,7 @@ pub use error::{
     UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
+pub use inspect::{Activity, TableInfo};
 pub use metrics::{HealthReport, Metrics};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
 pub use pgdbm_derive::FromRow;

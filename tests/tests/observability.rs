@@ -325,3 +325,95 @@ async fn health_check_reports_the_server_and_fails_cleanly_when_it_is_gone() {
         "{e:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_sees_tables_activity_blocking_and_plans() {
+    let test = TestDatabase::with_config(|c| c.with_schema("inspected"))
+        .await
+        .unwrap();
+    test.execute(
+        "CREATE TABLE {{tables.big}} (id int PRIMARY KEY, pad text)",
+        &[],
+    )
+    .await
+    .unwrap();
+    test.execute("CREATE TABLE {{tables.small}} (id int)", &[])
+        .await
+        .unwrap();
+    test.execute(
+        "INSERT INTO {{tables.big}} SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    let tables = test.tables().await.unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["big", "small"], "largest first");
+    assert!(tables.iter().all(|t| t.schema == "inspected"));
+    assert!(
+        tables[0].total_bytes > 400_000 && tables[0].index_bytes > 0,
+        "{tables:?}"
+    );
+
+    // One transaction holds a row lock; another statement waits for it.
+    let holder = test.transaction().await.unwrap();
+    holder
+        .execute("UPDATE {{tables.big}} SET pad = 'y' WHERE id = 1", &[])
+        .await
+        .unwrap();
+    let holder_pid: i32 = holder
+        .fetch_value("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap();
+    let db = test.db().clone();
+    let waiter = tokio::spawn(async move {
+        db.timeout(Some(Duration::from_secs(10)))
+            .execute("UPDATE {{tables.big}} SET pad = 'z' WHERE id = 1", &[])
+            .await
+    });
+    let mut blocked = None;
+    for _ in 0..100 {
+        let activity = test.activity().await.unwrap();
+        blocked = activity
+            .into_iter()
+            .find(|a| a.blocked_by.contains(&holder_pid));
+        if blocked.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let blocked = blocked.expect("the waiting UPDATE shows as blocked by the holder");
+    assert!(blocked.query.contains("SET pad = 'z'"), "{blocked:?}");
+    assert_eq!(blocked.wait_event_type.as_deref(), Some("Lock"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let long = test.long_running(Duration::from_millis(50)).await.unwrap();
+    assert!(long.iter().any(|a| a.pid == blocked.pid), "{long:?}");
+    holder.rollback().await.unwrap();
+    waiter.await.unwrap().unwrap();
+
+    let plan = test
+        .explain("SELECT * FROM {{tables.big}} WHERE id = $1", &[&7i32])
+        .await
+        .unwrap();
+    let node = &plan[0]["Plan"];
+    assert!(node["Node Type"].is_string(), "{plan}");
+    assert_eq!(node["Relation Name"].as_str(), Some("big"), "{plan}");
+    // Planned, not run: an explained UPDATE writes nothing.
+    let plan = test
+        .explain(
+            "UPDATE {{tables.big}} SET pad = 'w' WHERE id = $1",
+            &[&7i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        plan[0]["Plan"]["Node Type"].as_str(),
+        Some("ModifyTable"),
+        "{plan}"
+    );
+    let n: i64 = test
+        .fetch_value("SELECT count(*) FROM {{tables.big}} WHERE pad = 'w'", &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
