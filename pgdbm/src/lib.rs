@@ -47,6 +47,7 @@ mod fasthash;
 mod ident;
 mod inspect;
 mod lex;
+mod listen;
 mod metrics;
 mod mux;
 mod params;
@@ -72,6 +73,7 @@ pub use error::{
 };
 pub use executor::{Params, RowStream};
 pub use inspect::{Activity, TableInfo};
+pub use listen::{Listener, Notification};
 pub use metrics::{HealthReport, Metrics};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
 pub use pgdbm_derive::FromRow;
