@@ -16,6 +16,7 @@ mod ast;
 mod attr;
 mod ctxt;
 mod dummy;
+mod embed;
 mod expand_from_row;
 mod expand_table;
 mod fallback;
@@ -27,7 +28,7 @@ mod valid;
 mod tests;
 
 use proc_macro::TokenStream;
-use syn::{DeriveInput, parse_macro_input};
+use syn::{DeriveInput, LitStr, parse_macro_input};
 
 /// Derives `pgdbm::Table` and `pgdbm::FromRow` for a struct with named
 /// fields, plus one typed column constant per column.
@@ -118,5 +119,28 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand_from_row::derive(&input)
         .unwrap_or_else(|error| fallback::from_row(&input, error))
+        .into()
+}
+
+/// Compiles the migration files of a directory (relative to the crate's
+/// `Cargo.toml`) into the program, as a `pgdbm::Result<pgdbm::Migrator>`
+/// that [`Migrator::from_dir`] would have read at run time.
+///
+/// Each file is included with `include_str!`, so cargo rebuilds when one
+/// changes or is removed. Stable Rust lets no macro watch a directory, so
+/// for a file *added* to be noticed without touching the code, add a build
+/// script with `println!("cargo:rerun-if-changed=migrations");`.
+///
+/// ```ignore
+/// let migrator = pgdbm::embed_migrations!("migrations")?;
+/// db.migrate(&migrator).await?;
+/// ```
+///
+/// [`Migrator::from_dir`]: https://docs.rs/pgdbm/latest/pgdbm/struct.Migrator.html#method.from_dir
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let dir = parse_macro_input!(input as LitStr);
+    embed::expand(&dir)
+        .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -156,6 +156,21 @@ pub enum Error {
     /// was not sent.
     #[error("{0}")]
     UnqualifiedTable(Box<UnqualifiedTableError>),
+
+    /// A migration file cannot be used: its name, its content (no statement,
+    /// or a `COMMIT` of its own), a duplicate version, or reading it.
+    #[error("{0}")]
+    MigrationSource(Box<crate::migrate::MigrationSourceError>),
+    /// A statement of a migration failed; names the file, the statement and
+    /// the line, with the database error as its source.
+    #[error("{0}")]
+    Migration(Box<crate::migrate::MigrationError>),
+    /// An applied migration's file changed since it ran; nothing was applied.
+    #[error("{0}")]
+    MigrationChecksum(Box<crate::migrate::ChecksumError>),
+    /// Another migrator held the lock of the schema and module too long.
+    #[error("{0}")]
+    MigrationLock(Box<crate::migrate::MigrationLockError>),
 }
 
 impl Error {
@@ -511,6 +526,8 @@ pub struct DatabaseError {
     column: Option<String>,
     constraint: Option<String>,
     context: Option<String>,
+    /// 1-based character position of the error in `sql`.
+    position: Option<u32>,
     sql: Option<String>,
     /// Where pgdbm was connecting, for errors of the connection's startup.
     target: Option<ConnectTarget>,
@@ -528,6 +545,10 @@ impl DatabaseError {
             column: db.column().map(str::to_owned),
             constraint: db.constraint().map(str::to_owned),
             context: db.where_().map(str::to_owned),
+            position: match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(at)) => Some(*at),
+                _ => None,
+            },
             sql: sql.map(str::to_owned),
             target: None,
         }
@@ -546,9 +567,23 @@ impl DatabaseError {
             column: None,
             constraint: None,
             context: None,
+            position: None,
             sql: None,
             target: None,
         }
+    }
+
+    /// Where in the SQL the server located the error: a 1-based character
+    /// (not byte) position, as PostgreSQL's `POSITION` field gives it.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) {
+    /// let err = db.execute("SELECT nope FROM {{tables.users}}", &[]).await.unwrap_err();
+    /// assert!(err.database_error().and_then(|e| e.position()).is_some());
+    /// # }
+    /// ```
+    pub fn position(&self) -> Option<u32> {
+        self.position
     }
 
     /// The server's CONTEXT line (for a failed COPY, the line that failed:

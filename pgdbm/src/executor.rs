@@ -94,6 +94,26 @@ pub(crate) async fn execute_rendered<E: Executor>(
     .await
 }
 
+/// Runs already rendered SQL, which may hold several statements, with the
+/// simple protocol on the executor's own connection: for DDL scripts such
+/// as migrations, which take no parameters and need no cached plan.
+pub(crate) async fn batch_rendered<E: Executor>(ex: &E, sql: &str) -> Result<()> {
+    if lex::is_blank(sql) {
+        return Ok(());
+    }
+    let lease = ex.lease().await?;
+    let stmt = ex.stmt(sql);
+    call::guarded(&lease, stmt, None, async {
+        stmt.session.check(&lease, sql)?;
+        lease
+            .client()
+            .batch_execute(sql)
+            .await
+            .map_err(|e| Error::from_driver(e, Some(sql)))
+    })
+    .await
+}
+
 /// Rows of already rendered SQL, with the statement (for its column
 /// types); `None` for a blank one.
 pub(crate) async fn query_rendered<E: Executor>(

@@ -527,6 +527,59 @@ pub(crate) fn refuse_session_state(sql: &str) -> crate::Result<()> {
     }
 }
 
+/// The byte ranges of the statements in `sql`, a script of several: split
+/// at each `;` outside parentheses, literals and comments, and outside the
+/// body of a `BEGIN ATOMIC .. END` function (whose own statements end in
+/// `;`). Each range starts at the statement's first token and ends after its
+/// last one; blank statements are left out.
+pub(crate) fn statements(sql: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    // Inside a `BEGIN ATOMIC` body: its nesting, `CASE .. END` counted so
+    // that the `END` of a CASE does not close the body.
+    let mut atomic = 0u32;
+    let mut previous_begin = false;
+    for t in tokens(sql) {
+        if t.depth == 0 && atomic == 0 && t.is_punct(";") {
+            if let Some(s) = start.take() {
+                out.push(s..end);
+            }
+            previous_begin = false;
+            continue;
+        }
+        if start.is_none() {
+            start = Some(t.start);
+        } else if (previous_begin && t.is_word("ATOMIC")) || (atomic > 0 && t.is_word("CASE")) {
+            atomic += 1;
+        } else if atomic > 0 && t.is_word("END") {
+            atomic -= 1;
+        }
+        previous_begin = t.is_word("BEGIN");
+        end = t.end();
+    }
+    if let Some(s) = start {
+        out.push(s..end);
+    }
+    out
+}
+
+/// Whether the statement `sql` starts, ends or aborts a transaction:
+/// `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ABORT` or `ROLLBACK`
+/// (but not `ROLLBACK TO` a savepoint, which stays inside it).
+pub(crate) fn is_transaction_control(sql: &str) -> bool {
+    let mut words = tokens(sql);
+    let Some(first) = words.next() else {
+        return false;
+    };
+    if first.is_word("ROLLBACK") {
+        return !words.next().is_some_and(|t| t.is_word("TO"));
+    }
+    ["BEGIN", "START", "COMMIT", "END", "ABORT"]
+        .iter()
+        .any(|w| first.is_word(w))
+}
+
 /// Whether `sql` has a RETURNING clause of its own: the word `returning`
 /// outside any parentheses, so that one inside a CTE or subquery does not
 /// count, nor a literal, comment or `"returning"` column.
@@ -1616,5 +1669,50 @@ mod tests {
             check(&tricky[i..]);
         }
         check(tricky);
+    }
+
+    fn split(sql: &str) -> Vec<&str> {
+        statements(sql).into_iter().map(|r| &sql[r]).collect()
+    }
+
+    #[test]
+    fn scripts_split_at_top_level_semicolons_only() {
+        let script = "CREATE TABLE t (a text DEFAULT ';');\n-- a; comment\n\
+            CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;;\n\
+            CREATE FUNCTION g(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC \
+            SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END; SELECT 2; END;\n\
+            INSERT INTO \"a;b\" VALUES (1) /* ; */";
+        let parts = split(script);
+        assert_eq!(parts.len(), 4, "{parts:#?}");
+        assert_eq!(parts[0], "CREATE TABLE t (a text DEFAULT ';')");
+        assert!(parts[1].ends_with("LANGUAGE plpgsql"));
+        assert!(parts[2].ends_with("SELECT 2; END"), "{}", parts[2]);
+        assert_eq!(parts[3], "INSERT INTO \"a;b\" VALUES (1)");
+        assert!(split(" ;; -- nothing\n").is_empty());
+    }
+
+    #[test]
+    fn transaction_control_is_recognised() {
+        for sql in [
+            "BEGIN",
+            "begin work",
+            "START TRANSACTION",
+            "COMMIT",
+            "end",
+            "ABORT",
+            "ROLLBACK",
+            "COMMIT PREPARED 'x'",
+        ] {
+            assert!(is_transaction_control(sql), "{sql}");
+        }
+        for sql in [
+            "ROLLBACK TO SAVEPOINT a",
+            "SAVEPOINT a",
+            "SELECT 'COMMIT'",
+            "-- BEGIN\nSELECT 1",
+            "CREATE TABLE begin_x ()",
+        ] {
+            assert!(!is_transaction_control(sql), "{sql}");
+        }
     }
 }

@@ -49,6 +49,7 @@ mod inspect;
 mod lex;
 mod listen;
 mod metrics;
+mod migrate;
 mod mux;
 mod params;
 mod pool;
@@ -75,10 +76,30 @@ pub use executor::{Params, RowStream};
 pub use inspect::{Activity, TableInfo};
 pub use listen::{Listener, Notification};
 pub use metrics::{HealthReport, Metrics};
+pub use migrate::{
+    AppliedMigration, ChecksumError, Migration, MigrationError, MigrationLockError,
+    MigrationRecord, MigrationSourceError, MigrationStatus, Migrator,
+};
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
 pub use pgdbm_derive::FromRow;
 /// Derives [`Table`](trait@Table) (and [`FromRow`](trait@FromRow)) for a struct with named fields.
 pub use pgdbm_derive::Table;
+/// Compiles a directory's migration files into the program: a
+/// `Result<`[`Migrator`]`>`, as [`Migrator::from_dir`] would read them.
+///
+/// Paths are relative to the crate's `Cargo.toml`. Each file is included
+/// with `include_str!`, so cargo rebuilds when one changes or is removed;
+/// for an *added* file to be noticed, a build script needs
+/// `println!("cargo:rerun-if-changed=migrations");` (stable Rust lets no
+/// macro watch a directory).
+///
+/// ```no_run
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// let migrator = pgdbm::embed_migrations!("../tests/migrations/python")?;
+/// db.migrate(&migrator).await?;
+/// # Ok(()) }
+/// ```
+pub use pgdbm_derive::embed_migrations;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use query::{
     ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,

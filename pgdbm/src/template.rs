@@ -366,6 +366,12 @@ impl TemplateCache {
         self.schema.as_deref()
     }
 
+    /// `sql` with its placeholders expanded, not cached: for one-off text
+    /// such as a migration's statements, which would only crowd the cache.
+    pub(crate) fn expand_once<'a>(&self, sql: &'a str) -> Result<Cow<'a, str>> {
+        expand_cow(sql, self.schema())
+    }
+
     /// `sql` with its placeholders expanded. Text without `{{` is returned
     /// as it is, without locking or allocating; expansions are cached by
     /// query text, and errors are not, so a fixed query that fails keeps

@@ -1,0 +1,4 @@
+CREATE TABLE {{tables.users}} (
+    id bigserial PRIMARY KEY,
+    email text NOT NULL UNIQUE
+);

@@ -1,0 +1,1 @@
+ALTER TABLE {{tables.users}} ADD COLUMN name text NOT NULL DEFAULT '';

@@ -1,0 +1,4 @@
+// The directory is a string literal.
+fn main() {
+    let _ = pgdbm::embed_migrations!(migrations);
+}
