@@ -22,6 +22,7 @@ mod expand_table;
 mod fallback;
 mod naming;
 mod ops;
+mod test_attr;
 mod valid;
 
 #[cfg(test)]
@@ -141,6 +142,31 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let dir = parse_macro_input!(input as LitStr);
     embed::expand(&dir)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Runs an `async fn(db: pgdbm::Database)` as a test, in a fresh schema (or
+/// database) of the test server with the migrations applied; see
+/// `pgdbm::testing` for the server and the isolation.
+///
+/// ```ignore
+/// #[pgdbm::test(migrations = "migrations", fixtures("tests/users.sql"))]
+/// async fn finds_users(db: pgdbm::Database) {
+///     let n: i64 = db.fetch_value("SELECT count(*) FROM {{tables.users}}", &[]).await.unwrap();
+///     assert_eq!(n, 2);
+/// }
+/// ```
+///
+/// Options: `migrations = "dir"` (embedded at compile time, relative to
+/// `Cargo.toml`) or `migrator = expr` (a `pgdbm::Result<pgdbm::Migrator>`);
+/// `fixtures("a.sql", ..)`, templated SQL run in order after the
+/// migrations; `isolation = "schema"` (the default) or `"database"`. The
+/// function may take a second argument, `pgdbm::testing::TestContext`, and
+/// may return `()` or a `Result` whose `Err` fails the test.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

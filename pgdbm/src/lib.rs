@@ -100,6 +100,17 @@ pub use pgdbm_derive::Table;
 /// # Ok(()) }
 /// ```
 pub use pgdbm_derive::embed_migrations;
+/// Runs an `async fn(db: Database)` as a test in a fresh, migrated schema
+/// (or database) of the test server: see [`testing`] for the options.
+///
+/// ```no_run
+/// #[pgdbm::test(migrations = "../tests/migrations/python")]
+/// async fn starts_empty(db: pgdbm::Database) {
+///     let n: i64 = db.fetch_value("SELECT count(*) FROM {{tables.users}}", &[]).await.unwrap();
+///     assert_eq!(n, 0);
+/// }
+/// ```
+pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use query::{
     ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,

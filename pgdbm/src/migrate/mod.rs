@@ -314,6 +314,40 @@ impl Migrator {
         Ok(records)
     }
 
+    /// What [`run`](Migrator::run) would do in `db`'s fresh, empty schema,
+    /// as scripts to send: the schema, the tracking table, every migration's
+    /// statements expanded for the schema and their tracking rows, in as few
+    /// round trips as the files allow (each statement of a
+    /// `no-transaction` file alone). The test harness builds each test's
+    /// schema with it once the set has been applied for real.
+    pub(crate) fn replay(&self, db: &Database) -> Result<Vec<Replay>> {
+        let target = Target::new(self, db);
+        let mut steps = Vec::new();
+        let mut batch = target.setup_ddl();
+        for m in &self.migrations {
+            for (statement, _) in m.statements() {
+                let sql = db.templates().expand_once(statement)?;
+                if m.no_transaction() {
+                    steps.push(Replay::Batch(std::mem::take(&mut batch)));
+                    steps.push(Replay::Single(sql.into_owned()));
+                } else {
+                    batch.push_str(&sql);
+                    batch.push_str(";\n");
+                }
+            }
+            batch.push_str(&format!(
+                "INSERT INTO {} (filename, checksum, module_name, execution_time_ms) VALUES ({}, {}, {}, 1);\n",
+                target.table,
+                literal(m.filename()),
+                literal(m.checksum()),
+                literal(&target.module),
+            ));
+        }
+        steps.push(Replay::Batch(batch));
+        steps.retain(|s| !matches!(s, Replay::Batch(b) if b.is_empty()));
+        Ok(steps)
+    }
+
     fn find(&self, filename: &str) -> Option<&Migration> {
         self.migrations.iter().find(|m| m.filename() == filename)
     }
@@ -393,6 +427,8 @@ struct Target {
     module: String,
     /// The tracking table, quoted and qualified.
     table: String,
+    /// The tracking table's own name.
+    table_name: String,
     /// The second lock key: the schema, or empty.
     lock_schema: String,
 }
@@ -407,6 +443,7 @@ impl Target {
             .unwrap_or_else(|| "default".to_owned());
         Target {
             table: ident::qualified(schema.as_deref(), &migrator.table),
+            table_name: migrator.table.clone(),
             lock_schema: schema.clone().unwrap_or_default(),
             schema,
             module,
@@ -432,6 +469,12 @@ impl Target {
         let tx = db.transaction().await?;
         self.lock(&tx, "pgdbm_schema_setup", &self.lock_schema, Duration::MAX)
             .await?;
+        batch_rendered(&tx, &self.setup_ddl()).await?;
+        tx.commit().await
+    }
+
+    /// The schema (if any) and the tracking table, as DDL.
+    fn setup_ddl(&self) -> String {
         let mut ddl = String::new();
         if let Some(schema) = &self.schema {
             ddl.push_str(&format!(
@@ -450,19 +493,11 @@ impl Target {
                 execution_time_ms INTEGER,
                 UNIQUE(filename, module_name)
             );
-            CREATE INDEX IF NOT EXISTS {index} ON {table} (module_name, filename);",
+            CREATE INDEX IF NOT EXISTS {index} ON {table} (module_name, filename);\n",
             table = self.table,
-            index = ident::quote(&format!("idx_{}_module", self.table_name())),
+            index = ident::quote(&format!("idx_{}_module", self.table_name)),
         ));
-        batch_rendered(&tx, &ddl).await?;
-        tx.commit().await
-    }
-
-    /// The tracking table's own name, unqualified and unquoted.
-    fn table_name(&self) -> String {
-        ident::parse_qualified(&self.table)
-            .map(|(_, name)| name)
-            .unwrap_or_default()
+        ddl
     }
 
     /// Takes the transaction-scoped advisory lock (`hashtext(a)`,
@@ -599,6 +634,20 @@ impl Target {
         .await?;
         Ok(Some(applied(m, took)))
     }
+}
+
+/// One script of [`Migrator::replay`].
+pub(crate) enum Replay {
+    /// Statements sent together (one implicit transaction).
+    Batch(String),
+    /// A statement that must run alone, outside a transaction.
+    Single(String),
+}
+
+/// `text` as a string literal (`standard_conforming_strings` is on, as
+/// everywhere since PostgreSQL 9.1).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn applied(m: &Migration, took: Duration) -> AppliedMigration {

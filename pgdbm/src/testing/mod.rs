@@ -17,8 +17,12 @@
 //! ```
 
 mod cluster;
+mod harness;
 
 pub use cluster::TestCluster;
+#[doc(hidden)]
+pub use harness::{TestOutcome, TestSpec, run_test};
+pub use harness::{Isolation, TestContext, migration_runs};
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
