@@ -173,22 +173,25 @@ pub struct DatabaseConfig {
     /// [`Error::PoolTimeout`]. Default 30 s; `None` waits forever.
     pub acquire_timeout: Option<Duration>,
 
-    /// Server-side `statement_timeout`, sent when connecting. Default 60 s;
-    /// `None` leaves the server's setting alone.
+    /// Server-side `statement_timeout`, sent as a startup option of every
+    /// connection, shared ones included. Default 60 s; `None` disables it
+    /// (sends `0`, overriding a role's or database's own setting).
     pub statement_timeout: Option<Duration>,
-    /// Server-side `idle_in_transaction_session_timeout`, sent when
-    /// connecting. Default 60 s; `None` leaves the server's setting alone.
+    /// Server-side `idle_in_transaction_session_timeout`, sent as a
+    /// startup option of every connection. Default 60 s; `None` disables it.
     pub idle_in_transaction_session_timeout: Option<Duration>,
-    /// Server-side `lock_timeout`, sent when connecting. Default 5 s; `None`
-    /// leaves the server's setting alone.
+    /// Server-side `lock_timeout`, sent as a startup option of every
+    /// connection. Default 5 s; `None` disables it.
     pub lock_timeout: Option<Duration>,
 
     /// Further server settings sent when connecting (as `-c key=value`
     /// startup options). They are sent after the three timeouts above, so an
     /// entry here for the same setting wins. Default empty.
     pub server_settings: BTreeMap<String, String>,
-    /// SQL run on every new connection before it is first handed out.
-    /// Default empty.
+    /// SQL run, in order, on every new connection (shared ones included)
+    /// before it is first handed out. A command that fails fails that
+    /// connection with the server's error, which names the command and the
+    /// server; it is not retried. Default empty.
     pub init_commands: Vec<String>,
 
     /// Insist on TLS, as Python pgdbm's `ssl_enabled`: with no
@@ -1033,9 +1036,10 @@ impl DatabaseConfig {
             ),
             ("lock_timeout", self.lock_timeout),
         ] {
-            if let Some(d) = value {
-                settings.push((name, d.as_millis().to_string()));
-            }
+            // `None` is "off", not "whatever the server says": a role's own
+            // `ALTER ROLE .. SET statement_timeout` must not come back in.
+            let ms = value.map_or(0, |d| d.as_millis());
+            settings.push((name, ms.to_string()));
         }
         for (name, value) in &self.server_settings {
             settings.push((name, value.clone()));
@@ -2087,7 +2091,15 @@ mod tests {
             ..DatabaseConfig::default()
         };
         let pg = bare.pg_config(None);
-        assert_eq!(pg.get_options(), None);
+        // Disabled timeouts are sent as 0, so a role's setting cannot
+        // bring one back.
+        assert_eq!(
+            pg.get_options(),
+            Some(
+                "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 \
+                 -c lock_timeout=0"
+            )
+        );
         assert_eq!(pg.get_password(), None);
         assert_eq!(pg.get_application_name(), None);
         assert_eq!(pg.get_connect_timeout(), None);

@@ -52,6 +52,7 @@ mod metrics;
 mod mux;
 mod params;
 mod pool;
+mod prepared;
 mod query;
 mod row;
 mod row_de;
@@ -80,6 +81,7 @@ pub use pgdbm_derive::FromRow;
 /// Derives [`Table`](trait@Table) (and [`FromRow`](trait@FromRow)) for a struct with named fields.
 pub use pgdbm_derive::Table;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
+pub use prepared::Prepared;
 pub use query::{
     ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,
     Select, Update, count_all,
@@ -173,6 +175,7 @@ pub mod __fuzz {
         }
         let cache = crate::template::TemplateCache::for_pool(
             schema.map(std::sync::Arc::from),
+            std::sync::Arc::default(),
             std::sync::Arc::default(),
         );
         Ok(cache.render(sql)?.to_string())
