@@ -151,15 +151,30 @@ pub struct DatabaseConfig {
     /// `search_path` decides).
     pub schema: Option<String>,
 
-    /// Connections the pool keeps open even when idle. Default `10`.
+    /// Connections the pool keeps open even when idle. They are opened
+    /// before `connect` returns, and a background task opens them again
+    /// when the pool falls below (after a server restart, or backends
+    /// terminated), within about a second of the server being back.
+    /// Default `10`.
     pub min_connections: usize,
-    /// Most connections the pool opens at once. Default `20`.
+    /// Most server sessions the pool opens at once, counting both kinds:
+    /// the exclusive connections of `acquire()`, transactions, streams and
+    /// COPY, and the shared ones multiplexing runs `Database` statements
+    /// on (see [`multiplex_connections`](Self::multiplex_connections)),
+    /// which are held out of the same pool. Shared connections take at most
+    /// `max_connections - 1`, so exclusive work always has one to wait for.
+    /// A [`Listener`](crate::Listener) opens a dedicated session of its own
+    /// outside this bound. Default `20`.
     pub max_connections: usize,
     /// A connection is closed and replaced after serving this many queries,
-    /// which bounds server-side memory growth per backend. Default `50_000`.
+    /// which bounds server-side memory growth per backend: an exclusive
+    /// connection when it is next checked out, a shared one as soon as it
+    /// reaches the count (once the requests in flight on it are answered).
+    /// Default `50_000`.
     pub max_queries: u64,
-    /// An idle connection is closed after this long. Default 300 s; `None`
-    /// keeps idle connections forever.
+    /// A connection idle in the pool for this long is closed by a background
+    /// task, down to `min_connections`. Default 300 s; `None` keeps idle
+    /// connections forever.
     pub max_inactive_connection_lifetime: Option<Duration>,
 
     /// Client-side limit on each call; when it passes the call fails with
@@ -221,10 +236,19 @@ pub struct DatabaseConfig {
     /// Password of an encrypted client key (`sslpassword`). Default `None`.
     pub ssl_key_password: Option<String>,
 
-    /// How many times a retryable failure (see [`Error::is_retryable`]) is
-    /// retried. Default `3`.
+    /// How many times opening a connection is retried after a failure that
+    /// may pass (an unreachable server, one still starting up or shutting
+    /// down, a connection lost during start-up): for the first connection,
+    /// the pool growing, a lost connection replaced, a shared one opened.
+    /// Refused credentials ([`Error::Authentication`]), an unknown database
+    /// ([`Error::UnknownDatabase`]), TLS and configuration errors fail at
+    /// once. Each retry is a WARN event on the `tracing` target `pgdbm`,
+    /// and the last error says where it tried and how often
+    /// ([`ConnectError`](crate::ConnectError)). Default `3`.
     pub retry_attempts: u32,
-    /// Wait before the first retry. Default 1 s.
+    /// Wait before the first retry; the waits get up to a quarter longer
+    /// at random, so clients that lost a server together do not all come
+    /// back in the same instant. Default 1 s.
     pub retry_delay: Duration,
     /// Each further wait is the previous one times this factor. Default `2.0`.
     pub retry_backoff: f64,

@@ -1030,8 +1030,8 @@ impl ConnectError {
     }
 
     /// How many times the connection was tried: `retry_attempts + 1` when
-    /// the pool's first connection never came up, 1 for a connection
-    /// opened later (the pool growing).
+    /// it never came up (fewer when a shared connection's open ran into
+    /// its call's deadline first).
     ///
     /// ```no_run
     /// # async fn f() -> pgdbm::Result<()> {
