@@ -350,9 +350,6 @@ impl PgConnection {
             });
             ran.await.map_err(|e| e.in_init_command(i, &target))?;
         }
-        // What counts towards `max_queries` is the work of the connection's
-        // users, not its setup.
-        conn.queries.store(0, Ordering::Relaxed);
         Ok(conn)
     }
 
@@ -649,6 +646,14 @@ impl ConnInner {
 
     pub(crate) fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the statements of the connection's setup (init commands,
+    /// named statements): `max_queries`
+    /// counts its users' work, and a setup of that many statements must
+    /// not retire every connection as it opens.
+    pub(crate) fn reset_queries(&self) {
+        self.queries.store(0, Ordering::Relaxed);
     }
 
     /// Requests in flight (shared connections).

@@ -176,6 +176,7 @@ impl ConnManager {
             }
         }
         conn.set_observe(Arc::clone(&self.observe));
+        conn.reset_queries();
         Ok(conn)
     }
 }

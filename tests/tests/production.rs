@@ -321,12 +321,18 @@ fn longest_run(pids: &[i32]) -> usize {
 #[tokio::test]
 async fn max_queries_replaces_an_exclusive_connection() {
     let test = TestDatabase::with_config(|c| {
-        let mut c = c.with_pool_size(1, 1).with_multiplexing(false);
+        let mut c = c
+            .with_pool_size(1, 1)
+            .with_multiplexing(false)
+            .with_init_command("SET pgdbm_test.setup = 'done'");
         c.max_queries = 5;
         c
     })
     .await
     .unwrap();
+    // Prepared on every later connection: setup, which max_queries must
+    // not count, as it does not count the init command.
+    test.add_prepared_statement("setup", "SELECT 2").unwrap();
     let pids = pids(
         async || {
             test.fetch_value("SELECT pg_backend_pid()", &[])
