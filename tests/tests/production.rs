@@ -450,6 +450,79 @@ async fn the_pool_refills_to_its_minimum_after_every_backend_is_killed() {
     assert_eq!(one, 1);
 }
 
+#[tokio::test]
+async fn the_pool_heals_after_the_server_goes_away_and_comes_back() {
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(TestCluster::start)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let mut config = cluster
+        .config()
+        .with_pool_size(3, 6)
+        .with_application_name("pgdbm_heal");
+    config.retry_delay = Duration::from_millis(50);
+    let db = Database::connect(config).await.unwrap();
+    let handle = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || {
+        handle.stop().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        handle.resume().unwrap();
+    })
+    .await
+    .unwrap();
+
+    let admin = Database::connect(cluster.config().with_multiplexing(false))
+        .await
+        .unwrap();
+    let ours = async || -> i64 {
+        admin
+            .fetch_value(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgdbm_heal'",
+                &[],
+            )
+            .await
+            .unwrap()
+    };
+    // Nobody calls: the pool notices and reconnects by itself.
+    let healed = eventually(Duration::from_secs(5), async || ours().await >= 3).await;
+    assert!(healed, "{:?}", db.pool_stats().await.unwrap());
+    let one: i32 = db.fetch_value("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one, 1);
+    assert!(db.pool_stats().await.unwrap().reconnected >= 3);
+    db.close().await;
+    admin.close().await;
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dropping_the_last_manager_closes_the_pool_despite_its_background_task() {
+    let test = TestDatabase::with_config(|c| c.with_pool_size(1, 1))
+        .await
+        .unwrap();
+    let admin = admin().await;
+    let mut config = test.config().clone();
+    config.min_connections = 3;
+    config.max_connections = 4;
+    let db = Database::connect(config).await.unwrap();
+    assert!(backends(&admin, test.name()).await >= 4);
+    drop(db);
+    // The keeper holds the pool weakly: with no manager left, the pool and
+    // its connections go.
+    let gone = eventually(Duration::from_secs(5), async || {
+        backends(&admin, test.name()).await == 1
+    })
+    .await;
+    assert!(
+        gone,
+        "{} backends left",
+        backends(&admin, test.name()).await
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Named prepared statements
 
