@@ -349,6 +349,22 @@ pub(crate) async fn prepared(conn: &ConnInner, stmt: Stmt<'_>) -> Result<Stateme
     Ok(statement)
 }
 
+/// Prepares `sql` ahead of its first use on a connection nobody holds yet
+/// (a named statement on a new connection). It is cached with its own
+/// session verdict, so a `Database` that later runs it still refuses SQL
+/// that would change the session.
+pub(crate) async fn prepare_ahead(
+    conn: &PgConnection,
+    sql: &str,
+    timeout: Option<Duration>,
+) -> Result<()> {
+    let lease = Lease::Borrowed(conn);
+    guarded(&lease, Stmt::internal(sql, timeout, None), None, async {
+        conn.statement(sql, || Ok(verdict(sql))).await.map(drop)
+    })
+    .await
+}
+
 /// The prepared statement for SQL of pgdbm's own.
 pub(crate) async fn internal_statement(conn: &ConnInner, sql: &str) -> Result<Statement> {
     prepared(conn, Stmt::internal(sql, None, None)).await

@@ -151,15 +151,30 @@ pub struct DatabaseConfig {
     /// `search_path` decides).
     pub schema: Option<String>,
 
-    /// Connections the pool keeps open even when idle. Default `10`.
+    /// Connections the pool keeps open even when idle. They are opened
+    /// before `connect` returns, and a background task opens them again
+    /// when the pool falls below (after a server restart, or backends
+    /// terminated), within about a second of the server being back.
+    /// Default `10`.
     pub min_connections: usize,
-    /// Most connections the pool opens at once. Default `20`.
+    /// Most server sessions the pool opens at once, counting both kinds:
+    /// the exclusive connections of `acquire()`, transactions, streams and
+    /// COPY, and the shared ones multiplexing runs `Database` statements
+    /// on (see [`multiplex_connections`](Self::multiplex_connections)),
+    /// which are held out of the same pool. Shared connections take at most
+    /// `max_connections - 1`, so exclusive work always has one to wait for.
+    /// A [`Listener`](crate::Listener) opens a dedicated session of its own
+    /// outside this bound. Default `20`.
     pub max_connections: usize,
     /// A connection is closed and replaced after serving this many queries,
-    /// which bounds server-side memory growth per backend. Default `50_000`.
+    /// which bounds server-side memory growth per backend: an exclusive
+    /// connection when it is next checked out, a shared one as soon as it
+    /// reaches the count (once the requests in flight on it are answered).
+    /// Default `50_000`.
     pub max_queries: u64,
-    /// An idle connection is closed after this long. Default 300 s; `None`
-    /// keeps idle connections forever.
+    /// A connection idle in the pool for this long is closed by a background
+    /// task, down to `min_connections`. Default 300 s; `None` keeps idle
+    /// connections forever.
     pub max_inactive_connection_lifetime: Option<Duration>,
 
     /// Client-side limit on each call; when it passes the call fails with
@@ -173,22 +188,25 @@ pub struct DatabaseConfig {
     /// [`Error::PoolTimeout`]. Default 30 s; `None` waits forever.
     pub acquire_timeout: Option<Duration>,
 
-    /// Server-side `statement_timeout`, sent when connecting. Default 60 s;
-    /// `None` leaves the server's setting alone.
+    /// Server-side `statement_timeout`, sent as a startup option of every
+    /// connection, shared ones included. Default 60 s; `None` disables it
+    /// (sends `0`, overriding a role's or database's own setting).
     pub statement_timeout: Option<Duration>,
-    /// Server-side `idle_in_transaction_session_timeout`, sent when
-    /// connecting. Default 60 s; `None` leaves the server's setting alone.
+    /// Server-side `idle_in_transaction_session_timeout`, sent as a
+    /// startup option of every connection. Default 60 s; `None` disables it.
     pub idle_in_transaction_session_timeout: Option<Duration>,
-    /// Server-side `lock_timeout`, sent when connecting. Default 5 s; `None`
-    /// leaves the server's setting alone.
+    /// Server-side `lock_timeout`, sent as a startup option of every
+    /// connection. Default 5 s; `None` disables it.
     pub lock_timeout: Option<Duration>,
 
     /// Further server settings sent when connecting (as `-c key=value`
     /// startup options). They are sent after the three timeouts above, so an
     /// entry here for the same setting wins. Default empty.
     pub server_settings: BTreeMap<String, String>,
-    /// SQL run on every new connection before it is first handed out.
-    /// Default empty.
+    /// SQL run, in order, on every new connection (shared ones included)
+    /// before it is first handed out. A command that fails fails that
+    /// connection with the server's error, which names the command and the
+    /// server; it is not retried. Default empty.
     pub init_commands: Vec<String>,
 
     /// Insist on TLS, as Python pgdbm's `ssl_enabled`: with no
@@ -218,10 +236,19 @@ pub struct DatabaseConfig {
     /// Password of an encrypted client key (`sslpassword`). Default `None`.
     pub ssl_key_password: Option<String>,
 
-    /// How many times a retryable failure (see [`Error::is_retryable`]) is
-    /// retried. Default `3`.
+    /// How many times opening a connection is retried after a failure that
+    /// may pass (an unreachable server, one still starting up or shutting
+    /// down, a connection lost during start-up): for the first connection,
+    /// the pool growing, a lost connection replaced, a shared one opened.
+    /// Refused credentials ([`Error::Authentication`]), an unknown database
+    /// ([`Error::UnknownDatabase`]), TLS and configuration errors fail at
+    /// once. Each retry is a WARN event on the `tracing` target `pgdbm`,
+    /// and the last error says where it tried and how often
+    /// ([`ConnectError`](crate::ConnectError)). Default `3`.
     pub retry_attempts: u32,
-    /// Wait before the first retry. Default 1 s.
+    /// Wait before the first retry; the waits get up to a quarter longer
+    /// at random, so clients that lost a server together do not all come
+    /// back in the same instant. Default 1 s.
     pub retry_delay: Duration,
     /// Each further wait is the previous one times this factor. Default `2.0`.
     pub retry_backoff: f64,
@@ -1033,9 +1060,10 @@ impl DatabaseConfig {
             ),
             ("lock_timeout", self.lock_timeout),
         ] {
-            if let Some(d) = value {
-                settings.push((name, d.as_millis().to_string()));
-            }
+            // `None` is "off", not "whatever the server says": a role's own
+            // `ALTER ROLE .. SET statement_timeout` must not come back in.
+            let ms = value.map_or(0, |d| d.as_millis());
+            settings.push((name, ms.to_string()));
         }
         for (name, value) in &self.server_settings {
             settings.push((name, value.clone()));
@@ -2087,7 +2115,15 @@ mod tests {
             ..DatabaseConfig::default()
         };
         let pg = bare.pg_config(None);
-        assert_eq!(pg.get_options(), None);
+        // Disabled timeouts are sent as 0, so a role's setting cannot
+        // bring one back.
+        assert_eq!(
+            pg.get_options(),
+            Some(
+                "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 \
+                 -c lock_timeout=0"
+            )
+        );
         assert_eq!(pg.get_password(), None);
         assert_eq!(pg.get_application_name(), None);
         assert_eq!(pg.get_connect_timeout(), None);

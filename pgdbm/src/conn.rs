@@ -39,6 +39,7 @@ impl Deref for PooledConn {
 impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(obj) = self.obj.take() else { return };
+        obj.mark_idle();
         if !obj.is_dirty() || !obj.is_usable() {
             // Clean, or on its way out: recycling discards a broken one.
             return;

@@ -22,6 +22,8 @@ use tokio::sync::watch;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Statement};
 
+use crate::call::{Stmt, guarded};
+use crate::conn::Lease;
 use crate::error::{ConnectTarget, DriverError, Error, Result};
 use crate::ident;
 use crate::statement_cache::StatementCache;
@@ -254,6 +256,12 @@ pub(crate) struct ConnInner {
     /// instead of going back to the pool.
     broken: AtomicBool,
     queries: AtomicU64,
+    /// `now_micros()` when the connection last went back to the pool (or
+    /// was opened): what `max_inactive_connection_lifetime` measures.
+    idle_since: AtomicU64,
+    /// Given up on purpose (a shared connection retired, or recycled by
+    /// policy), as opposed to found broken.
+    retired: AtomicBool,
     /// One of the `SESSION_*` values.
     session: AtomicU8,
     /// Requests in flight on a shared connection, counted until the server
@@ -281,18 +289,34 @@ impl Drop for ConnInner {
 
 impl PgConnection {
     /// Connects with the pool's TLS mode, starts the connection task and
-    /// runs `init_commands`.
+    /// runs `init_commands`. The connect and start-up, and then each
+    /// command, are bounded by `timeout` (`connect_timeout`; the driver's
+    /// own covers only the socket). One attempt: the pool's manager retries.
     pub(crate) async fn open(
         pg: &tokio_postgres::Config,
         tls: &Tls,
         init_commands: &[String],
         statement_cache_size: usize,
+        timeout: Option<Duration>,
     ) -> Result<PgConnection> {
-        let (client, task) = tls.connect(pg).await.map_err(|e| {
-            let target = ConnectTarget::of(pg);
-            crate::tls::connect_error(&e, &target.to_string())
-                .unwrap_or_else(|| Error::connect_to(e, &target))
-        })?;
+        let target = ConnectTarget::of(pg);
+        let connect = async {
+            tls.connect(pg).await.map_err(|e| {
+                crate::tls::connect_error(&e, &target.to_string())
+                    .unwrap_or_else(|| Error::connect_to(e, &target))
+            })
+        };
+        let (client, task) = match timeout {
+            Some(limit) => tokio::time::timeout(limit, connect)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::connect_failed(
+                        &target,
+                        format!("timed out after {limit:?} (connect_timeout)"),
+                    ))
+                })?,
+            None => connect.await?,
+        };
         let conn = PgConnection(Arc::new(ConnInner {
             client,
             cache: StatementCache::new(statement_cache_size),
@@ -306,6 +330,8 @@ impl PgConnection {
             recovery: Mutex::new(None),
             broken: AtomicBool::new(false),
             queries: AtomicU64::new(0),
+            idle_since: AtomicU64::new(now_micros()),
+            retired: AtomicBool::new(false),
             session: AtomicU8::new(SESSION_CLEAN),
             in_flight: AtomicUsize::new(0),
             last_progress: AtomicU64::new(now_micros()),
@@ -315,11 +341,14 @@ impl PgConnection {
             tls: tls.connector().cloned(),
             task,
         }));
-        for sql in init_commands {
-            conn.client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| Error::from_driver(e, Some(sql)))?;
+        let lease = Lease::Borrowed(&conn);
+        for (i, sql) in init_commands.iter().enumerate() {
+            // Simple protocol: an init command may hold several statements.
+            let run = conn.client.batch_execute(sql);
+            let ran = guarded(&lease, Stmt::internal(sql, timeout, None), None, async {
+                run.await.map_err(|e| Error::from_driver(e, Some(sql)))
+            });
+            ran.await.map_err(|e| e.in_init_command(i, &target))?;
         }
         Ok(conn)
     }
@@ -522,6 +551,28 @@ impl ConnInner {
         self.broken.load(Ordering::Acquire)
     }
 
+    /// Gives the connection up on purpose: it is closed, not reused, and
+    /// counted as recycled rather than lost.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        self.mark_broken();
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// The connection goes back to the pool now.
+    pub(crate) fn mark_idle(&self) {
+        self.idle_since.store(now_micros(), Ordering::Relaxed);
+    }
+
+    /// How long it has been in the pool unused (meaningful while idle).
+    pub(crate) fn idle_for(&self) -> Duration {
+        let since = self.idle_since.load(Ordering::Relaxed);
+        Duration::from_micros(now_micros().saturating_sub(since))
+    }
+
     pub(crate) fn is_abandoned(&self) -> bool {
         self.abandoned.load(Ordering::Acquire) || self.recovering.load(Ordering::Acquire)
     }
@@ -595,6 +646,14 @@ impl ConnInner {
 
     pub(crate) fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the statements of the connection's setup (init commands,
+    /// named statements): `max_queries`
+    /// counts its users' work, and a setup of that many statements must
+    /// not retire every connection as it opens.
+    pub(crate) fn reset_queries(&self) {
+        self.queries.store(0, Ordering::Relaxed);
     }
 
     /// Requests in flight (shared connections).
@@ -704,14 +763,19 @@ impl ConnInner {
             Err(e) => e.code() == Some(&SqlState::QUERY_CANCELED),
         }
     }
+}
 
-    pub(crate) async fn backend_facts(&self) -> Result<(i32, String)> {
+impl PgConnection {
+    /// The backend's pid and the server's version, through the call guard.
+    pub(crate) async fn backend_facts(&self, timeout: Option<Duration>) -> Result<(i32, String)> {
         let sql = "SELECT pg_backend_pid(), current_setting('server_version')";
-        let row = self
-            .client
-            .query_one(sql, &[])
-            .await
-            .map_err(|e| Error::from_driver(e, Some(sql)))?;
+        let lease = Lease::Borrowed(self);
+        let row = crate::call::run(
+            &lease,
+            Stmt::internal(sql, timeout, None),
+            |st| async move { self.client.query_one(&st, &[]).await },
+        )
+        .await?;
         Ok((row.get(0), row.get(1)))
     }
 }

@@ -331,6 +331,34 @@ impl Database {
         }
     }
 
+    /// Registers a named prepared statement for this manager's schema
+    /// (Python's `add_prepared_statement`): `sql` is expanded now, with
+    /// this manager's schema, and prepared on every connection the pool
+    /// opens from now on before it is handed out; a connection opened
+    /// earlier prepares it on first use. Run it by name with
+    /// [`prepared`](Self::prepared), here or on a [`Conn`] or transaction
+    /// of the same schema. Adding a name again replaces its SQL.
+    ///
+    /// Nothing is sent now, so a statement may be added before the tables
+    /// it uses exist; an error in it is reported when it runs. Session
+    /// rules still apply: a `SET` added here is refused when run on a
+    /// `Database`.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// db.add_prepared_statement("user_by_email", "SELECT * FROM {{tables.users}} WHERE email = $1")?;
+    /// let row = db.prepared("user_by_email")?.fetch_one(&[&"a@x.io"]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_prepared_statement(&self, name: &str, sql: &str) -> Result<()> {
+        let sql: Arc<str> = match self.inner.templates.render(sql)? {
+            crate::template::Rendered::Plain(sql) => sql.into(),
+            crate::template::Rendered::Expanded(sql) => sql,
+        };
+        self.inner.templates.named().add(name, sql);
+        Ok(())
+    }
+
     /// A snapshot of the pool and the server behind it.
     ///
     /// ```no_run

@@ -152,6 +152,20 @@ pub enum Error {
     /// sent. The error says where to run it instead.
     #[error("{0}")]
     SessionState(Box<SessionStateError>),
+    /// No statement of this name was added with
+    /// [`Database::add_prepared_statement`](crate::Database::add_prepared_statement)
+    /// for the manager's schema; carries the name. Nothing was sent.
+    ///
+    /// ```no_run
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// match db.prepared("no_such_statement") {
+    ///     Err(pgdbm::Error::UnknownStatement(name)) => assert_eq!(&*name, "no_such_statement"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[error("no prepared statement named {0:?}: add it first with add_prepared_statement")]
+    UnknownStatement(Box<str>),
     /// A built statement names a table without the manager's schema; it
     /// was not sent.
     #[error("{0}")]
@@ -363,6 +377,36 @@ impl Error {
         }))
     }
 
+    /// Marks a server error as the failure of `init_commands[index]` on a
+    /// new connection to `target`; other errors are returned unchanged.
+    pub(crate) fn in_init_command(mut self, index: usize, target: &ConnectTarget) -> Self {
+        if let Some(db) = self.database_error_mut() {
+            db.init_command = Some(index);
+            db.target = Some(target.clone());
+        }
+        self
+    }
+
+    fn database_error_mut(&mut self) -> Option<&mut DatabaseError> {
+        match self {
+            Error::UniqueViolation(e)
+            | Error::ForeignKeyViolation(e)
+            | Error::NotNullViolation(e)
+            | Error::CheckViolation(e)
+            | Error::SerializationFailure(e)
+            | Error::Deadlock(e)
+            | Error::QueryCanceled(e)
+            | Error::LockTimeout(e)
+            | Error::UndefinedTable(e)
+            | Error::UndefinedColumn(e)
+            | Error::Syntax(e)
+            | Error::Authentication(e)
+            | Error::UnknownDatabase(e)
+            | Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Records how many times the connection was tried, for the message of
     /// an [`Error::Connect`]; other errors are returned unchanged.
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
@@ -531,6 +575,8 @@ pub struct DatabaseError {
     sql: Option<String>,
     /// Where pgdbm was connecting, for errors of the connection's startup.
     target: Option<ConnectTarget>,
+    /// The index of the `init_commands` entry that failed.
+    init_command: Option<usize>,
 }
 
 impl DatabaseError {
@@ -551,6 +597,7 @@ impl DatabaseError {
             },
             sql: sql.map(str::to_owned),
             target: None,
+            init_command: None,
         }
     }
 
@@ -570,6 +617,7 @@ impl DatabaseError {
             position: None,
             sql: None,
             target: None,
+            init_command: None,
         }
     }
 
@@ -751,8 +799,14 @@ impl fmt::Display for DatabaseError {
         if let Some(sql) = &self.sql {
             write!(f, "; query: {sql}")?;
         }
-        if let Some(target) = &self.target {
-            write!(f, "; connecting to {target}")?;
+        match (&self.target, self.init_command) {
+            (Some(target), Some(i)) => write!(
+                f,
+                "; init_commands[{i}] failed on a new connection to {target}"
+            )?,
+            (Some(target), None) => write!(f, "; connecting to {target}")?,
+            (None, Some(i)) => write!(f, "; init_commands[{i}] failed on a new connection")?,
+            (None, None) => {}
         }
         Ok(())
     }
@@ -914,6 +968,18 @@ impl ConnectTarget {
         }
     }
 
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn database(&self) -> &str {
+        &self.database
+    }
+
     /// The target of a pgdbm configuration.
     pub(crate) fn from_config(config: &crate::DatabaseConfig) -> Self {
         Self::of(&config.pg_config(None))
@@ -999,8 +1065,8 @@ impl ConnectError {
     }
 
     /// How many times the connection was tried: `retry_attempts + 1` when
-    /// the pool's first connection never came up, 1 for a connection
-    /// opened later (the pool growing).
+    /// it never came up (fewer when a shared connection's open ran into
+    /// its call's deadline first).
     ///
     /// ```no_run
     /// # async fn f() -> pgdbm::Result<()> {

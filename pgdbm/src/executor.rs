@@ -182,7 +182,7 @@ pub(crate) async fn fetch_value_at<E: Executor, T: FromSqlOwned>(
 /// One column of the first row of an already rendered statement. No row
 /// (or no statement) reads as NULL, so `Option<T>` gets `None` and any
 /// other type a NotFound error.
-async fn value_at<E: Executor, T: FromSqlOwned>(
+pub(crate) async fn value_at<E: Executor, T: FromSqlOwned>(
     ex: &E,
     sql: &str,
     params: Params<'_>,
@@ -1011,6 +1011,22 @@ macro_rules! query_methods {
                 &self,
             ) -> $crate::Result<$crate::CopyOutStream<'_, T>> {
                 $crate::copy::copy_out(self).await
+            }
+
+            #[doc = "The named prepared statement `name` of this schema, to run by name (see"]
+            #[doc = "[`Database::add_prepared_statement`](crate::Database::add_prepared_statement))."]
+            #[doc = ""]
+            #[doc = "A name never added for this schema is [`Error::UnknownStatement`](crate::Error::UnknownStatement)."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = "db.add_prepared_statement(\"user_email\", \"SELECT email FROM {{tables.users}} WHERE id = $1\")?;"]
+            #[doc = $setup]
+            #[doc = "let email: Option<String> = x.prepared(\"user_email\")?.fetch_value(&[&7i64]).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub fn prepared(&self, name: &str) -> $crate::Result<$crate::Prepared<'_>> {
+                $crate::Prepared::lookup(self.into(), name)
             }
         }
     };

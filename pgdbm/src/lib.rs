@@ -53,6 +53,7 @@ mod migrate;
 mod mux;
 mod params;
 mod pool;
+mod prepared;
 mod query;
 mod row;
 mod row_de;
@@ -112,6 +113,7 @@ pub use pgdbm_derive::embed_migrations;
 /// ```
 pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
+pub use prepared::Prepared;
 pub use query::{
     ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,
     Select, Update, count_all,
@@ -205,6 +207,7 @@ pub mod __fuzz {
         }
         let cache = crate::template::TemplateCache::for_pool(
             schema.map(std::sync::Arc::from),
+            std::sync::Arc::default(),
             std::sync::Arc::default(),
         );
         Ok(cache.render(sql)?.to_string())

@@ -36,8 +36,9 @@ use std::time::Duration;
 use deadpool::managed::Timeouts;
 use tokio::time::Instant;
 
+use crate::call::{Stmt, guarded};
 use crate::config::DatabaseConfig;
-use crate::conn::SharedLease;
+use crate::conn::{Lease, SharedLease};
 use crate::connection::{PgConnection, now_micros};
 use crate::error::{ConnectTarget, Error, Result};
 use crate::pool::{Object, Pool, pool_error};
@@ -52,6 +53,9 @@ const IDLE_EXTRA: Duration = Duration::from_secs(60);
 /// The first pause after a failed open; it doubles up to the maximum.
 const RETRY_FIRST: Duration = Duration::from_millis(5);
 const RETRY_MAX: Duration = Duration::from_millis(250);
+/// How long a retired shared connection may take to answer what is in
+/// flight on it before it is closed anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 
 pub(crate) struct Mux {
     pool: Pool,
@@ -63,6 +67,9 @@ pub(crate) struct Mux {
     target: ConnectTarget,
     max: usize,
     depth: usize,
+    /// A shared connection that has served this many is retired, as an
+    /// exclusive one is recycled.
+    max_queries: u64,
     conns: RwLock<Vec<Object>>,
     /// An open is under way.
     opening: AtomicBool,
@@ -119,6 +126,7 @@ impl Mux {
             target: ConnectTarget::from_config(config),
             max,
             depth: config.multiplex_depth,
+            max_queries: config.max_queries,
             conns: RwLock::new(Vec::new()),
             opening: AtomicBool::new(false),
             opened: tokio::sync::Notify::new(),
@@ -159,7 +167,7 @@ impl Mux {
             let mut best: Option<(&Object, usize, usize, bool)> = None;
             let mut prune = false;
             for conn in conns.iter() {
-                if !conn.is_usable() {
+                if !self.keeps(conn) {
                     prune = true;
                     continue;
                 }
@@ -188,7 +196,16 @@ impl Mux {
         }
     }
 
-    fn prune(&self) {
+    /// Whether `conn` may take more requests: not broken, and short of
+    /// `max_queries`.
+    fn keeps(&self, conn: &PgConnection) -> bool {
+        conn.is_usable() && conn.queries() < self.max_queries
+    }
+
+    /// Gives back broken connections, those past `max_queries`, and idle
+    /// extras. Also run by the pool's keeper, so a connection the server
+    /// closed does not count as open until the next call.
+    pub(crate) fn prune(&self) {
         let now = now_micros();
         let idle_after = IDLE_EXTRA.as_micros() as u64;
         let mut gone = Vec::new();
@@ -197,8 +214,14 @@ impl Mux {
             // Keep one idle connection even when everything is idle.
             let mut kept_idle = false;
             for conn in std::mem::take(&mut *conns) {
+                if !conn.is_usable() {
+                    // Lost, not retired: dropped as it is, and the pool
+                    // counts it as such.
+                    conn.mark_broken();
+                    continue;
+                }
                 let idle = conn.in_flight() == 0 && conn.quiet_for(now) > idle_after;
-                let keep = conn.is_usable() && (!idle || !std::mem::replace(&mut kept_idle, true));
+                let keep = self.keeps(&conn) && (!idle || !std::mem::replace(&mut kept_idle, true));
                 if keep {
                     conns.push(conn);
                 } else {
@@ -313,19 +336,15 @@ impl Mux {
             if self.statement_timeout != self.pool_statement_timeout {
                 let ms = self.statement_timeout.map_or(0, |d| d.as_millis());
                 let sql = format!("SET statement_timeout = {ms}");
-                let set = async {
-                    obj.client()
+                let conn = PgConnection::clone(&obj);
+                let lease = Lease::Borrowed(&conn);
+                let set = guarded(&lease, Stmt::internal(&sql, create, None), None, async {
+                    conn.client()
                         .batch_execute(&sql)
                         .await
                         .map_err(|e| Error::from_driver(e, Some(&sql)))
-                };
-                let result = match create {
-                    Some(limit) => tokio::time::timeout(limit, set)
-                        .await
-                        .unwrap_or_else(|_| Err(Error::timeout(limit, Some(&sql)))),
-                    None => set.await,
-                };
-                if let Err(e) = result {
+                });
+                if let Err(e) = set.await {
                     // Its session is neither shared nor the pool's.
                     obj.mark_broken();
                     return Err(e);
@@ -352,10 +371,24 @@ impl Mux {
 }
 
 /// Gives shared connections back to the pool, which closes them: they may
-/// carry the shared `statement_timeout`, and requests of callers who left
-/// may still be in flight on them.
+/// carry the shared `statement_timeout`. One with requests still in flight
+/// is given back once they are answered, so the pool cannot open its
+/// replacement while its session still counts against `max_connections`.
 fn retire(conns: Vec<Object>) {
     for conn in conns {
-        conn.mark_broken();
+        conn.retire();
+        if conn.in_flight() == 0 {
+            continue;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            continue;
+        };
+        runtime.spawn(async move {
+            let until = Instant::now() + DRAIN_LIMIT;
+            while conn.in_flight() > 0 && !conn.client().is_closed() && Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            drop(conn);
+        });
     }
 }

@@ -326,6 +326,8 @@ pub(crate) struct TemplateCache {
     copy_columns: Arc<crate::copy::ColumnCache>,
     /// What this schema's statements did.
     metrics: crate::metrics::Counters,
+    /// This schema's named prepared statements.
+    named: crate::prepared::NamedStatements,
 }
 
 impl TemplateCache {
@@ -333,14 +335,16 @@ impl TemplateCache {
     /// COPY column cache of its own.
     #[cfg(test)]
     pub(crate) fn new(schema: Option<Arc<str>>) -> Self {
-        Self::for_pool(schema, Arc::default())
+        Self::for_pool(schema, Arc::default(), Arc::default())
     }
 
     /// An empty cache for `schema` (validated by the caller) on the pool
-    /// whose COPY column cache is `copy_columns`.
+    /// whose COPY column cache is `copy_columns` and whose named statements
+    /// are `statements`.
     pub(crate) fn for_pool(
         schema: Option<Arc<str>>,
         copy_columns: Arc<crate::copy::ColumnCache>,
+        statements: Arc<crate::prepared::PoolStatements>,
     ) -> Self {
         TemplateCache {
             schema,
@@ -348,7 +352,13 @@ impl TemplateCache {
             shapes: crate::query::ShapeCache::default(),
             copy_columns,
             metrics: crate::metrics::Counters::default(),
+            named: crate::prepared::NamedStatements::new(statements),
         }
+    }
+
+    /// This schema's named prepared statements.
+    pub(crate) fn named(&self) -> &crate::prepared::NamedStatements {
+        &self.named
     }
 
     /// The counters of this schema's statements.
