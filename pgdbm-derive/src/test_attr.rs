@@ -40,9 +40,10 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
         match (key.as_deref(), &meta) {
             (Some("migrations"), Meta::NameValue(nv)) if options.source.is_none() => {
                 match &nv.value {
-                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(dir), .. }) => {
-                        options.source = Some(Source::Dir(dir.clone()))
-                    }
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(dir),
+                        ..
+                    }) => options.source = Some(Source::Dir(dir.clone())),
                     other => push(syn::Error::new(
                         other.span(),
                         "`migrations` takes a directory, relative to Cargo.toml: migrations = \"migrations\"",
@@ -52,10 +53,12 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
             (Some("migrator"), Meta::NameValue(nv)) if options.source.is_none() => {
                 options.source = Some(Source::Expr(Box::new(nv.value.clone())))
             }
-            (Some("migrations" | "migrator"), _) if options.source.is_some() => push(syn::Error::new(
-                meta.span(),
-                "give `migrations = \"dir\"` or `migrator = expr`, once",
-            )),
+            (Some("migrations" | "migrator"), _) if options.source.is_some() => {
+                push(syn::Error::new(
+                    meta.span(),
+                    "give `migrations = \"dir\"` or `migrator = expr`, once",
+                ))
+            }
             (Some("fixtures"), Meta::List(list)) => {
                 match list.parse_args_with(Punctuated::<LitStr, Token![,]>::parse_terminated) {
                     Ok(files) => options.fixtures.extend(files),
@@ -66,12 +69,14 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
                 }
             }
             (Some("isolation"), Meta::NameValue(nv)) => match &nv.value {
-                Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value() == "schema" => {
-                    options.database = false
-                }
-                Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) if s.value() == "database" => {
-                    options.database = true
-                }
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) if s.value() == "schema" => options.database = false,
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) if s.value() == "database" => options.database = true,
                 other => push(syn::Error::new(
                     other.span(),
                     "`isolation` is \"schema\" (the default) or \"database\"",
@@ -100,12 +105,19 @@ fn check_fn(f: &ItemFn) -> syn::Result<usize> {
     let n = f.sig.inputs.len();
     if !(1..=2).contains(&n) {
         return Err(syn::Error::new(
-            f.sig.inputs.span().join(f.sig.ident.span()).unwrap_or(f.sig.ident.span()),
+            f.sig
+                .inputs
+                .span()
+                .join(f.sig.ident.span())
+                .unwrap_or(f.sig.ident.span()),
             "a #[pgdbm::test] function takes `db: pgdbm::Database`, and optionally `ctx: pgdbm::testing::TestContext`",
         ));
     }
     if let Some(g) = f.sig.generics.params.first() {
-        return Err(syn::Error::new(g.span(), "a #[pgdbm::test] function cannot be generic"));
+        return Err(syn::Error::new(
+            g.span(),
+            "a #[pgdbm::test] function cannot be generic",
+        ));
     }
     Ok(n)
 }

@@ -118,10 +118,12 @@ fn unit_random() -> f64 {
 /// Whether another attempt at opening a connection may succeed. Refused
 /// credentials, an unknown database, TLS and configuration problems stay
 /// wrong until someone changes them; a failed init command is the
-/// configuration's SQL failing.
+/// configuration's SQL failing. A server at its connection limit (53300)
+/// frees slots as other clients leave.
 fn retry_helps(err: &Error) -> bool {
     matches!(err, Error::Connect(_) | Error::ConnectionClosed(_))
         || (err.is_retryable() && err.database_error().is_some())
+        || err.sqlstate() == Some("53300")
 }
 
 tokio::task_local! {

@@ -55,6 +55,7 @@ pub enum Isolation {
 pub struct TestContext {
     name: &'static str,
     config: DatabaseConfig,
+    template: Option<String>,
 }
 
 impl TestContext {
@@ -83,6 +84,16 @@ impl TestContext {
     /// ```
     pub fn database(&self) -> &str {
         &self.config.database
+    }
+
+    /// The template database the test's database was cloned from (database
+    /// isolation with migrations only).
+    ///
+    /// ```no_run
+    /// # fn f(ctx: pgdbm::testing::TestContext) { println!("{:?}", ctx.template()); }
+    /// ```
+    pub fn template(&self) -> Option<&str> {
+        self.template.as_deref()
     }
 
     /// The configuration of the test's manager (server, database, schema).
@@ -157,6 +168,7 @@ where
     let ctx = TestContext {
         name: spec.name,
         config: place.config.clone(),
+        template: place.template.clone(),
     };
     let outcome = runtime.block_on(AssertUnwindSafe(body(db, ctx)).catch_unwind());
     let failure = match outcome {
@@ -179,37 +191,40 @@ struct Place {
     config: DatabaseConfig,
     admin: DatabaseConfig,
     isolation: Isolation,
+    template: Option<String>,
 }
 
 impl Place {
     /// Drops the schema or database, or says where it was kept.
     async fn finish(self, keep: bool, name: &str) {
-        self.db.close().await;
         let (what, sql) = match self.isolation {
             Isolation::Schema => {
-                let schema = self.config.schema.clone().unwrap_or_default();
+                let schema = ident::quote(self.config.schema.as_deref().unwrap_or_default());
                 (
-                    format!("schema {} in database {}", ident::quote(&schema), self.config.database),
-                    format!("DROP SCHEMA IF EXISTS {} CASCADE", ident::quote(&schema)),
+                    format!("schema {schema} in database {}", self.config.database),
+                    format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
                 )
             }
-            Isolation::Database => (
-                format!("database {}", ident::quote(&self.config.database)),
-                format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    ident::quote(&self.config.database)
-                ),
-            ),
+            Isolation::Database => {
+                let database = ident::quote(&self.config.database);
+                (
+                    format!("database {database}"),
+                    format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+                )
+            }
         };
-        if keep {
+        let dropped = if keep {
             eprintln!("pgdbm::test {name}: kept {what} for inspection");
-            return;
-        }
-        let admin = match self.isolation {
-            Isolation::Schema => self.config.clone(),
-            Isolation::Database => self.admin.clone(),
+            Ok(())
+        } else if self.isolation == Isolation::Schema {
+            // On the test's own pool: no connection more than the test had.
+            self.db.execute(&sql, &[]).await.map(drop)
+        } else {
+            self.db.close().await;
+            admin_execute(&self.admin, &sql).await
         };
-        if let Err(e) = admin_execute(&admin, &sql).await {
+        self.db.close().await;
+        if let Err(e) = dropped {
             eprintln!("pgdbm::test {name}: could not drop {what}: {e}");
         }
     }
@@ -275,6 +290,7 @@ async fn schema_place(
         config,
         admin,
         isolation: Isolation::Schema,
+        template: None,
     };
     let Some(migrator) = migrator else {
         place.db.create_schema().await?;
@@ -288,7 +304,12 @@ async fn schema_place(
         .get_or_init(|| async {
             applied_here = true;
             RUNS.fetch_add(1, Ordering::Relaxed);
-            place.db.migrate(migrator).await.map(drop).map_err(|e| e.to_string())
+            place
+                .db
+                .migrate(migrator)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         })
         .await;
     if let Err(e) = first {
@@ -323,12 +344,20 @@ async fn database_place(
                         .map_err(|e| e.to_string())
                 })
                 .await;
-            Some(template.clone().map_err(|e| Error::config("migrations", e))?)
+            Some(
+                template
+                    .clone()
+                    .map_err(|e| Error::config("migrations", e))?,
+            )
         }
         None => None,
     };
     let create = match &template {
-        Some(t) => format!("CREATE DATABASE {} TEMPLATE {}", ident::quote(&name), ident::quote(t)),
+        Some(t) => format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            ident::quote(&name),
+            ident::quote(t)
+        ),
         None => format!("CREATE DATABASE {}", ident::quote(&name)),
     };
     // A clone fails while anyone is connected to the template (55006):
@@ -352,6 +381,7 @@ async fn database_place(
         config,
         admin,
         isolation: Isolation::Database,
+        template,
     })
 }
 
@@ -365,15 +395,32 @@ async fn template(spec: &TestSpec, admin: &DatabaseConfig, migrator: &Migrator) 
     let name = format!("{set}_{:016x}", fnv(key.as_bytes()));
     let lock_db = Database::connect(admin.clone().with_pool_size(1, 1)).await?;
     let conn = lock_db.acquire().await?;
-    conn.execute("SELECT pg_advisory_lock(hashtext('pgdbm_test_templates'))", &[])
-        .await?;
+    conn.execute(
+        "SELECT pg_advisory_lock(hashtext('pgdbm_test_templates'))",
+        &[],
+    )
+    .await?;
     let exists: bool = conn
-        .fetch_value("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", &[&name])
+        .fetch_value(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+            &[&name],
+        )
         .await?;
     if !exists {
         let building = format!("{name}_new");
-        admin_execute(admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident::quote(&building))).await?;
-        admin_execute(admin, &format!("CREATE DATABASE {}", ident::quote(&building))).await?;
+        admin_execute(
+            admin,
+            &format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                ident::quote(&building)
+            ),
+        )
+        .await?;
+        admin_execute(
+            admin,
+            &format!("CREATE DATABASE {}", ident::quote(&building)),
+        )
+        .await?;
         let mut config = admin.clone().with_pool_size(1, 1);
         config.database = building.clone();
         let db = Database::connect(config).await?;
@@ -391,7 +438,11 @@ async fn template(spec: &TestSpec, admin: &DatabaseConfig, migrator: &Migrator) 
         .await?;
         admin_execute(
             admin,
-            &format!("ALTER DATABASE {} RENAME TO {}", ident::quote(&building), ident::quote(&name)),
+            &format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                ident::quote(&building),
+                ident::quote(&name)
+            ),
         )
         .await?;
         let stale: Vec<String> = conn
@@ -406,11 +457,18 @@ async fn template(spec: &TestSpec, admin: &DatabaseConfig, migrator: &Migrator) 
         for old in stale {
             // In use by a process still on the old set: it stays, and goes
             // next time.
-            let _ = admin_execute(admin, &format!("DROP DATABASE IF EXISTS {}", ident::quote(&old))).await;
+            let _ = admin_execute(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {}", ident::quote(&old)),
+            )
+            .await;
         }
     }
-    conn.execute("SELECT pg_advisory_unlock(hashtext('pgdbm_test_templates'))", &[])
-        .await?;
+    conn.execute(
+        "SELECT pg_advisory_unlock(hashtext('pgdbm_test_templates'))",
+        &[],
+    )
+    .await?;
     drop(conn);
     lock_db.close().await;
     Ok(name)

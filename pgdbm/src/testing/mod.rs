@@ -20,9 +20,9 @@ mod cluster;
 mod harness;
 
 pub use cluster::TestCluster;
+pub use harness::{Isolation, TestContext, migration_runs};
 #[doc(hidden)]
 pub use harness::{TestOutcome, TestSpec, run_test};
-pub use harness::{Isolation, TestContext, migration_runs};
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
