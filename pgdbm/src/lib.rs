@@ -34,6 +34,10 @@
 //! SQLSTATE (unique violation, foreign key, ...) and carry the failing SQL.
 
 #![warn(missing_docs)]
+// With the MSRV at 1.88, clippy suggests let chains for nested `if let`s.
+// Ten sites (call.rs, database.rs, copy/, lex.rs, testing/) predate that;
+// they are rewritten with the modules' next changes, then this goes.
+#![allow(clippy::collapsible_if)]
 
 mod call;
 mod config;
