@@ -62,6 +62,7 @@ mod row_de;
 mod statement_cache;
 mod table;
 mod template;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
 mod transaction;
