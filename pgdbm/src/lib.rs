@@ -86,12 +86,12 @@ pub use pgdbm_derive::FromRow;
 pub use pgdbm_derive::Table;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use query::{
-    ColumnNames, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict, OrderBy,
-    Select, Update, count_all,
+    ColumnNames, ColumnValue, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict,
+    OrderBy, Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
 pub use row_de::Serde;
-pub use table::{Column, ColumnDef, FromRow, Param, RowSource, Table};
+pub use table::{Column, ColumnDef, FromRow, NoPrimaryKey, Param, RowSource, Table};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 
 /// The query builder, for [`Database::run`] and [`Database::table_ref`].
@@ -188,7 +188,9 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::error::{Error, Result};
-    pub use crate::table::{Column, ColumnDef, FromRow, Param, RowSource, Table, check_column};
+    pub use crate::table::{
+        Column, ColumnDef, FromRow, NoPrimaryKey, Param, RowSource, Table, check_column,
+    };
     pub use core::default::Default;
     pub use std::boxed::Box;
     pub use std::vec::Vec;
@@ -208,4 +210,69 @@ pub mod __private {
     )]
     pub trait ColumnType {}
     impl<T: ToSql + FromSqlOwned + Send + Sync> ColumnType for T {}
+
+    // One assertion per cargo feature that adds column types, which the
+    // derive uses instead of `assert_column_type` for a field whose type is
+    // named like one of that feature's types (`Uuid`, `NaiveDate`,
+    // `Decimal`, ...): the same bounds, a message naming the feature. (The
+    // attribute takes only literals, so each is written out.)
+    macro_rules! feature_column_type {
+        ($assert:ident, $trait:ident, $types:literal, #[$message:meta]) => {
+            #[doc = concat!("Asserts at compile time that a field of ", $types, " can be a column.")]
+            pub const fn $assert<T: $trait>() {}
+
+            #[doc = concat!("A column type of ", $types, ", behind a cargo feature.")]
+            #[$message]
+            pub trait $trait {}
+            impl<T: ToSql + FromSqlOwned + Send + Sync> $trait for T {}
+        };
+    }
+
+    feature_column_type!(
+        assert_uuid_column,
+        UuidColumn,
+        "`uuid::Uuid`",
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is a column type only with pgdbm's `uuid` feature",
+            label = "needs pgdbm's `uuid` feature",
+            note = "enable it in Cargo.toml: `pgdbm = {{ version = \"0.1\", features = [\"uuid\"] }}`",
+            note = "the `uuid` feature supports `uuid::Uuid`; any other type must implement tokio-postgres' `ToSql` and `FromSql`"
+        )]
+    );
+
+    feature_column_type!(
+        assert_chrono_column,
+        ChronoColumn,
+        "chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime`",
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is a column type only with pgdbm's `chrono` feature",
+            label = "needs pgdbm's `chrono` feature",
+            note = "enable it in Cargo.toml: `pgdbm = {{ version = \"0.1\", features = [\"chrono\"] }}`",
+            note = "the `chrono` feature supports chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime`; any other type must implement tokio-postgres' `ToSql` and `FromSql`"
+        )]
+    );
+
+    feature_column_type!(
+        assert_time_column,
+        TimeColumn,
+        "time's `Date`, `Time`, `PrimitiveDateTime` and `OffsetDateTime`",
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is a column type only with pgdbm's `time` feature",
+            label = "needs pgdbm's `time` feature",
+            note = "enable it in Cargo.toml: `pgdbm = {{ version = \"0.1\", features = [\"time\"] }}`",
+            note = "the `time` feature supports time's `Date`, `Time`, `PrimitiveDateTime` and `OffsetDateTime`; any other type must implement tokio-postgres' `ToSql` and `FromSql`"
+        )]
+    );
+
+    feature_column_type!(
+        assert_decimal_column,
+        DecimalColumn,
+        "`rust_decimal::Decimal`",
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` is a column type only with pgdbm's `decimal` feature",
+            label = "needs pgdbm's `decimal` feature",
+            note = "enable it in Cargo.toml: `pgdbm = {{ version = \"0.1\", features = [\"decimal\"] }}`",
+            note = "the `decimal` feature supports `rust_decimal::Decimal`; any other type must implement tokio-postgres' `ToSql` and `FromSql`"
+        )]
+    );
 }
