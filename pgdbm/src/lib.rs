@@ -1,17 +1,58 @@
 //! PostgreSQL for Rust services: one shared pool, a schema per module or
-//! tenant, raw SQL with `{{tables.name}}` templates, transactions, COPY and
-//! test databases.
+//! tenant, a typed query builder and raw SQL with `{{tables.name}}`
+//! templates, transactions, COPY and test databases.
 //!
 //! pgdbm is the Rust counterpart of the Python library of the same name. A
 //! [`Database`] manager owns a pool or borrows a [`SharedPool`], and puts its
-//! schema into every table reference of the SQL it runs:
+//! schema into every table reference of the statements it runs.
+//!
+//! # Typed tables and queries
+//!
+//! `#[derive(Table)]` gives a struct its table's metadata, one typed column
+//! constant per field and the row mapping; the builders start from a
+//! `Database`, a [`Conn`] or a [`Transaction`]:
 //!
 //! ```no_run
-//! use pgdbm::{Database, DatabaseConfig};
+//! use pgdbm::{Database, DatabaseConfig, Table};
+//!
+//! #[derive(Table, Debug, Clone, PartialEq)]
+//! #[pgdbm(table = "users")]
+//! struct User {
+//!     #[pgdbm(primary_key, generated)] // filled by the database, skipped on insert
+//!     id: i64,
+//!     email: String,
+//!     name: Option<String>,
+//!     is_active: bool,
+//! }
 //!
 //! # async fn f() -> pgdbm::Result<()> {
 //! let config = DatabaseConfig::from_url("postgres://localhost/app")?.with_schema("accounts");
 //! let db = Database::connect(config).await?;
+//!
+//! let alice = db
+//!     .insert(&User { id: 0, email: "a@x.io".into(), name: None, is_active: true })
+//!     .returning::<User>()
+//!     .one()
+//!     .await?;
+//! let active: Vec<User> = db
+//!     .select::<User>()
+//!     .filter(User::IS_ACTIVE.eq(true).and(User::EMAIL.like("%@x.io")))
+//!     .order_by(User::ID.desc())
+//!     .limit(50)
+//!     .all()
+//!     .await?;
+//! db.update::<User>().set(User::NAME, Some("Alice".to_owned())).filter(User::ID.eq(alice.id)).await?;
+//! let found: Option<User> = db.find::<User>(&alice.id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Column constants are typed: `User::EMAIL.eq(5)` does not compile, and the
+//! compiler says the column holds `String` (see [`ColumnValue`]).
+//!
+//! # Raw SQL with templates
+//!
+//! ```no_run
+//! # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
 //! db.execute(
 //!     "CREATE TABLE IF NOT EXISTS {{tables.users}} (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE)",
 //!     &[],
@@ -32,6 +73,26 @@
 //!
 //! Every error is a [`pgdbm::Error`](Error): server errors are classified by
 //! SQLSTATE (unique violation, foreign key, ...) and carry the failing SQL.
+//!
+//! # Cargo features
+//!
+//! All off by default. Without a feature, columns of `bool`, the integers,
+//! `f32`/`f64`, `String`, `Vec<u8>`, json ([`Json`], `serde_json::Value`,
+//! `#[pgdbm(json)]` fields), arrays of these and `Option` of any of them
+//! work; so does any type implementing tokio-postgres' [`ToSql`] and
+//! `FromSql`.
+//!
+//! | Feature | Adds |
+//! |---|---|
+//! | `chrono` | chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Tz>` columns |
+//! | `time` | time's `Date`, `Time`, `PrimitiveDateTime` and `OffsetDateTime` columns |
+//! | `uuid` | `uuid::Uuid` columns |
+//! | `decimal` | `rust_decimal::Decimal` for `numeric` columns |
+//! | `testing` | `pgdbm::testing`: throwaway clusters (`initdb`/`pg_ctl`) and test databases, for tests only |
+//!
+//! A field of one of these types without its feature is a compile error
+//! that names the feature to enable. The minimum supported Rust version is
+//! 1.88.
 
 #![warn(missing_docs)]
 // With the MSRV at 1.88, clippy suggests let chains for nested `if let`s.
