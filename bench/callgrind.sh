@@ -19,7 +19,8 @@ out=${OUT:-/tmp/pgdbm-callgrind}
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 cargo build --release -p pgdbm-bench >&2
-bin=target/release/pgdbm-bench
+# The target directory cargo used (CARGO_TARGET_DIR may move it).
+bin=$(cargo metadata --format-version 1 --no-deps | sed -nE 's/.*"target_directory":"([^"]*)".*/\1/p')/release/pgdbm-bench
 
 run() { # stack seconds -> "ops instructions"
     local stack=$1 secs=$2 file="$out/$1-$workload-$2"

@@ -108,10 +108,12 @@ fn column_def(field: &Field) -> TokenStream {
     def
 }
 
-/// `()`, the key field's type, or a tuple of the key fields' types.
+/// `NoPrimaryKey` (so `find` on the table does not compile), the key
+/// field's type, or a tuple of the key fields' types.
 pub(crate) fn key_type(container: &Container) -> TokenStream {
     let types: Vec<_> = container.key_fields().map(|f| f.ty).collect();
     match types.as_slice() {
+        [] => quote!(::pgdbm::__private::NoPrimaryKey),
         [ty] => quote!(#ty),
         types => quote!((#(#types),*)),
     }

@@ -61,7 +61,7 @@ use syn::{DeriveInput, LitStr, parse_macro_input};
 /// - `column = "..."`: the column's name; default: the field's name.
 /// - `primary_key`: part of the primary key. Several fields make a
 ///   composite key; `Table::Key` is then the tuple of their types, in field
-///   order (`()` without a key).
+///   order (`pgdbm::NoPrimaryKey` without a key, so `find` does not compile).
 /// - `generated`: filled by the database; left out of inserts whatever the
 ///   field's type, read back through `returning`.
 /// - `json`: stored as json/jsonb through serde (`Json<T>`); an `Option<T>`

@@ -46,8 +46,12 @@ pub(crate) fn assertions(container: &Container, params: bool) -> TokenStream {
             let span = field.ty.span();
             if !field.is_json() {
                 let ty = field.ty;
+                let assert = match feature_of(ty) {
+                    Some(feature) => quote::format_ident!("assert_{}_column", feature),
+                    None => quote::format_ident!("assert_column_type"),
+                };
                 return quote_spanned! {span=>
-                    const _: () = ::pgdbm::__private::assert_column_type::<#ty>();
+                    const _: () = ::pgdbm::__private::#assert::<#ty>();
                 };
             }
             let ty = field.value_ty();
@@ -68,6 +72,33 @@ pub(crate) fn assertions(container: &Container, params: bool) -> TokenStream {
             checks
         })
         .collect()
+}
+
+/// The pgdbm feature that makes `ty` a column type, when its name (or the
+/// name inside an `Option`, `Vec` or `Box`) is one of the types a feature
+/// enables: `assertions` then checks it through a trait whose message says
+/// to enable that feature. The name decides only the message; the check is
+/// the same `ToSql` + `FromSql` as for any other type.
+pub(crate) fn feature_of(ty: &syn::Type) -> Option<&'static str> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && matches!(last.ident.to_string().as_str(), "Option" | "Vec" | "Box")
+    {
+        return args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(inner) => feature_of(inner),
+            _ => None,
+        });
+    }
+    Some(match last.ident.to_string().as_str() {
+        "Uuid" => "uuid",
+        "NaiveDate" | "NaiveTime" | "NaiveDateTime" | "DateTime" => "chrono",
+        "Date" | "Time" | "PrimitiveDateTime" | "OffsetDateTime" | "UtcDateTime" => "time",
+        "Decimal" => "decimal",
+        _ => return None,
+    })
 }
 
 /// `Result<()>`: whether column `indices[index]` can be read into `field`.

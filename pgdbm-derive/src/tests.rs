@@ -135,7 +135,10 @@ fn key_types() {
         }
     );
     with_model(no_key, Derive::Table, |model| {
-        assert_eq!(expand_table::key_type(model).to_string(), "()");
+        assert_eq!(
+            expand_table::key_type(model).to_string(),
+            quote!(::pgdbm::__private::NoPrimaryKey).to_string()
+        );
     });
     let one_key = quote!(
         struct Log {
@@ -149,6 +152,44 @@ fn key_types() {
             quote!(uuid::Uuid).to_string()
         );
     });
+}
+
+#[test]
+fn feature_types_are_named_by_their_feature() {
+    let feature = |ty: syn::Type| crate::ops::feature_of(&ty);
+    assert_eq!(feature(syn::parse_quote!(uuid::Uuid)), Some("uuid"));
+    assert_eq!(feature(syn::parse_quote!(Option<Uuid>)), Some("uuid"));
+    assert_eq!(
+        feature(syn::parse_quote!(Vec<Option<uuid::Uuid>>)),
+        Some("uuid")
+    );
+    assert_eq!(
+        feature(syn::parse_quote!(chrono::DateTime<chrono::Utc>)),
+        Some("chrono")
+    );
+    assert_eq!(feature(syn::parse_quote!(NaiveDate)), Some("chrono"));
+    assert_eq!(
+        feature(syn::parse_quote!(time::OffsetDateTime)),
+        Some("time")
+    );
+    assert_eq!(
+        feature(syn::parse_quote!(rust_decimal::Decimal)),
+        Some("decimal")
+    );
+    assert_eq!(feature(syn::parse_quote!(i64)), None);
+    assert_eq!(feature(syn::parse_quote!(time::Duration)), None);
+    assert_eq!(feature(syn::parse_quote!(Option<String>)), None);
+
+    // The derive asserts such a field through the feature's trait.
+    let out = expand_table::derive(&input(quote!(
+        struct Session {
+            #[pgdbm(primary_key)]
+            id: uuid::Uuid,
+        }
+    )))
+    .unwrap()
+    .to_string();
+    assert!(out.contains("assert_uuid_column :: < uuid :: Uuid >"));
 }
 
 #[test]

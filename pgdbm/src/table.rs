@@ -173,7 +173,7 @@ pub trait Table: FromRow + Send + Sync + 'static {
     /// The stored columns, in field order (skipped fields left out).
     const COLUMN_DEFS: &'static [ColumnDef];
     /// The primary key: the key field's type, or a tuple for a composite
-    /// key; `()` when the table has none.
+    /// key; [`NoPrimaryKey`] when the table has none.
     type Key: Send + Sync;
 
     /// The value of column `index` (an index into [`COLUMN_DEFS`](Table::COLUMN_DEFS)).
@@ -182,6 +182,29 @@ pub trait Table: FromRow + Send + Sync + 'static {
     /// Pushes the key's values, in key column order.
     fn key_values<'a>(key: &'a Self::Key, out: &mut Vec<Param<'a>>);
 }
+
+/// The [`Table::Key`] of a table without a `#[pgdbm(primary_key)]` field.
+///
+/// It has no values, so `find` on such a table does not compile: the error
+/// reads "expected `&NoPrimaryKey`". (`update_row` and `delete_row` take the
+/// row itself; on such a table they return [`Error::Config`] before anything
+/// is sent.)
+///
+/// ```compile_fail
+/// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+/// #[derive(pgdbm::Table)]
+/// struct Event { kind: String }
+/// let e = db.find::<Event>(&1).await?; // expected `&NoPrimaryKey`, found `&{integer}`
+/// # Ok(()) }
+/// ```
+///
+/// ```
+/// #[derive(pgdbm::Table)]
+/// struct Event { kind: String }
+/// let no_key: fn(&<Event as pgdbm::Table>::Key) -> pgdbm::NoPrimaryKey = |key| match *key {};
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoPrimaryKey {}
 
 /// A type a row decodes into. Implemented by `#[derive(Table)]`,
 /// `#[derive(FromRow)]`, and for tuples (read by position).
@@ -347,8 +370,8 @@ tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7);
 ///
 /// `#[derive(Table)]` generates one per field as an associated constant in
 /// upper case: `User::EMAIL: Column<User, String>`. Comparisons take
-/// `impl Into<V>`, so `User::EMAIL.eq("a@b")` compiles and
-/// `User::EMAIL.eq(5)` does not; the value is bound as exactly `V`.
+/// any value `V` converts from (bounded by [`ColumnValue`](crate::ColumnValue)), so `User::EMAIL.eq("a@b")` compiles and `User::EMAIL.eq(5)` does
+/// not; the value is bound as exactly `V`.
 ///
 /// ```
 /// # use pgdbm::Table;

@@ -5,6 +5,41 @@ use tokio_postgres::types::ToSql;
 
 use crate::table::{Column, Table};
 
+/// `V: ColumnValue<X>`: a column holding `V` can be compared with a value of
+/// type `X`, converted with [`From`] (so `User::EMAIL.eq("a@b")` takes a
+/// `&str` for a `String` column). Implemented for every such pair. Its own
+/// trait rather than `impl Into<V>`, so that a value of the wrong type is an
+/// error naming the column's type, not a list of unrelated `From` impls.
+///
+/// ```compile_fail
+/// # #[derive(pgdbm::Table)] struct Item { #[pgdbm(primary_key)] id: i64, qty: i32 }
+/// // error: this column holds `i32`, and `i64` does not convert into it
+/// let _ = Item::QTY.eq(5i64);
+/// ```
+///
+/// ```
+/// # #[derive(pgdbm::Table)] struct Item { #[pgdbm(primary_key)] id: i64, qty: i32, note: Option<String> }
+/// let _ = Item::QTY.eq(5); // an `i32` literal
+/// let _ = Item::QTY.eq(i32::try_from(5i64).unwrap()); // converted explicitly
+/// let _ = Item::NOTE.is_null(); // not `.eq(None)`: `= NULL` matches no row
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "this column holds `{Self}`, and `{X}` does not convert into it",
+    label = "expected `{Self}`, or a type that converts into `{Self}` with `From`",
+    note = "convert the value to the column's type first (a number with `try_from`), or change the field's type",
+    note = "for SQL NULL (`None`), use `.is_null()` or `.is_not_null()`: `= NULL` matches no row"
+)]
+pub trait ColumnValue<X> {
+    /// The value, as the column's type.
+    fn from_value(value: X) -> Self;
+}
+
+impl<V: From<X>, X> ColumnValue<X> for V {
+    fn from_value(value: X) -> Self {
+        V::from(value)
+    }
+}
+
 /// A value bound to a placeholder, kept with its exact Rust type so that
 /// tokio-postgres checks it against the server's type.
 pub(crate) type BoxValue = Box<dyn ToSql + Sync + Send>;
@@ -410,8 +445,12 @@ macro_rules! comparisons {
         impl<T: Table, V: ToSql + Sync + Send + 'static, F> Column<T, V, F> {
             $(
                 $(#[$doc])*
-                pub fn $name(self, value: impl Into<V>) -> Expr {
-                    Expr::new(Node::Cmp(self.col_ref(), CmpOp::$op), vec![Box::new(value.into())])
+                pub fn $name<X>(self, value: X) -> Expr
+                where
+                    V: ColumnValue<X>,
+                {
+                    let value: BoxValue = Box::new(V::from_value(value));
+                    Expr::new(Node::Cmp(self.col_ref(), CmpOp::$op), vec![value])
                 }
             )*
 
@@ -426,7 +465,7 @@ macro_rules! comparisons {
             pub fn is_in<I>(self, values: I) -> Expr
             where
                 I: IntoIterator,
-                I::Item: Into<V>,
+                V: ColumnValue<I::Item>,
             {
                 self.in_list(values, false)
             }
@@ -444,7 +483,7 @@ macro_rules! comparisons {
             pub fn not_in<I>(self, values: I) -> Expr
             where
                 I: IntoIterator,
-                I::Item: Into<V>,
+                V: ColumnValue<I::Item>,
             {
                 self.in_list(values, true)
             }
@@ -452,11 +491,11 @@ macro_rules! comparisons {
             fn in_list<I>(self, values: I, negated: bool) -> Expr
             where
                 I: IntoIterator,
-                I::Item: Into<V>,
+                V: ColumnValue<I::Item>,
             {
                 let values: Vec<BoxValue> = values
                     .into_iter()
-                    .map(|v| Box::new(v.into()) as BoxValue)
+                    .map(|v| Box::new(V::from_value(v)) as BoxValue)
                     .collect();
                 Expr::new(Node::In(self.col_ref(), values.len(), negated), values)
             }
@@ -469,10 +508,13 @@ macro_rules! comparisons {
             /// let adults = db.select::<User>().filter(User::AGE.between(18, 65)).count().await?;
             /// # Ok(()) }
             /// ```
-            pub fn between(self, low: impl Into<V>, high: impl Into<V>) -> Expr {
+            pub fn between<X, Y>(self, low: X, high: Y) -> Expr
+            where
+                V: ColumnValue<X> + ColumnValue<Y>,
+            {
                 Expr::new(
                     Node::Between(self.col_ref()),
-                    vec![Box::new(low.into()), Box::new(high.into())],
+                    vec![Box::new(V::from_value(low)), Box::new(V::from_value(high))],
                 )
             }
         }

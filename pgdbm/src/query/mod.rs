@@ -14,7 +14,7 @@ mod render;
 mod select;
 mod write;
 
-pub use expr::{CountAll, Expr, OrderBy, count_all};
+pub use expr::{ColumnValue, CountAll, Expr, OrderBy, count_all};
 pub(crate) use render::{ShapeCache, Target};
 pub use select::{Columns, Select};
 pub use write::{ColumnNames, Delete, Insert, InsertReturning, OnConflict, Update};

@@ -1,5 +1,10 @@
 //! Test support: a server to test against and throwaway databases on it.
 //!
+//! Compiled only with the `testing` cargo feature, so a production build
+//! carries no `initdb`/`pg_ctl` code: enable it where tests need it,
+//! `pgdbm = { version = "0.1", features = ["testing"] }` under
+//! `[dev-dependencies]`.
+//!
 //! The server is the one `PGDBM_TEST_URL` (or else `DATABASE_URL`) names;
 //! without either, a throwaway cluster is started from the local PostgreSQL
 //! binaries (`initdb`, `pg_ctl`, on `PATH` or under
