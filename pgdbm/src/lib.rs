@@ -168,7 +168,9 @@ pub use pgdbm_derive::Table;
 /// ```
 pub use pgdbm_derive::embed_migrations;
 /// Runs an `async fn(db: Database)` as a test in a fresh, migrated schema
-/// (or database) of the test server: see [`testing`] for the options.
+/// (or database) of the test server (needs the `testing` feature, in the
+/// `[dev-dependencies]` entry of pgdbm): see `pgdbm::testing` for the
+/// isolation and the options.
 ///
 /// ```no_run
 /// #[pgdbm::test(migrations = "../tests/migrations/python")]
@@ -177,6 +179,7 @@ pub use pgdbm_derive::embed_migrations;
 ///     assert_eq!(n, 0);
 /// }
 /// ```
+#[cfg(feature = "testing")]
 pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use prepared::Prepared;

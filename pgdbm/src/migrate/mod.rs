@@ -320,6 +320,7 @@ impl Migrator {
     /// round trips as the files allow (each statement of a
     /// `no-transaction` file alone). The test harness builds each test's
     /// schema with it once the set has been applied for real.
+    #[cfg(feature = "testing")]
     pub(crate) fn replay(&self, db: &Database) -> Result<Vec<Replay>> {
         let target = Target::new(self, db);
         let mut steps = Vec::new();
@@ -637,6 +638,7 @@ impl Target {
 }
 
 /// One script of [`Migrator::replay`].
+#[cfg(feature = "testing")]
 pub(crate) enum Replay {
     /// Statements sent together (one implicit transaction).
     Batch(String),
@@ -646,6 +648,7 @@ pub(crate) enum Replay {
 
 /// `text` as a string literal (`standard_conforming_strings` is on, as
 /// everywhere since PostgreSQL 9.1).
+#[cfg(feature = "testing")]
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
