@@ -109,6 +109,7 @@ mod database;
 mod error;
 mod executor;
 mod fasthash;
+mod generic;
 mod ident;
 mod inspect;
 mod lex;
@@ -140,6 +141,9 @@ pub use error::{
     UnqualifiedTableError,
 };
 pub use executor::{Params, RowStream};
+pub use generic::Executor;
+#[doc(hidden)]
+pub use generic::Handle;
 pub use inspect::{Activity, TableInfo};
 pub use listen::{Listener, Notification};
 pub use metrics::{HealthReport, Metrics};
