@@ -50,6 +50,6 @@ async fn main() -> pgdbm::Result<()> {
             record.filename, record.module, record.applied_by
         );
     }
-    pool.close();
+    pool.close().await;
     Ok(())
 }

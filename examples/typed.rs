@@ -134,6 +134,6 @@ async fn main() -> pgdbm::Result<()> {
         library.select::<Author>().count().await?,
         archive.select::<Author>().count().await?
     );
-    pool.close();
+    pool.close().await;
     Ok(())
 }

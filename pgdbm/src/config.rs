@@ -182,7 +182,7 @@ pub struct DatabaseConfig {
     /// `None` waits forever. When `statement_timeout` is no longer than this
     /// (as by default), the server ends a statement first
     /// ([`Error::QueryCanceled`]) and no client timer is armed per call;
-    /// `Database::timeout` always arms one.
+    /// `Database::with_timeout` always arms one.
     pub command_timeout: Option<Duration>,
     /// How long a caller waits for a free pooled connection before
     /// [`Error::PoolTimeout`]. Default 30 s; `None` waits forever.

@@ -156,11 +156,11 @@ impl Database {
     ///
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
-    /// let quick = db.timeout(Some(std::time::Duration::from_millis(100)));
+    /// let quick = db.with_timeout(Some(std::time::Duration::from_millis(100)));
     /// quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
     /// # Ok(()) }
     /// ```
-    pub fn timeout(&self, limit: Option<Duration>) -> Database {
+    pub fn with_timeout(&self, limit: Option<Duration>) -> Database {
         Database {
             inner: Arc::new(DbShared {
                 pool: self.inner.pool.clone(),
@@ -255,7 +255,7 @@ impl Database {
     #[doc(alias = "disconnect")]
     pub async fn close(&self) {
         if self.inner.owns_pool {
-            self.inner.pool.close();
+            self.inner.pool.close_now();
         }
     }
 
@@ -307,7 +307,7 @@ impl Database {
     pub async fn health_check(&self, limit: Duration) -> Result<crate::HealthReport> {
         let checked = async {
             let started = std::time::Instant::now();
-            let conn = self.timeout(Some(limit));
+            let conn = self.with_timeout(Some(limit));
             let row = conn
                 .fetch_one(
                     "SELECT current_setting('server_version'), pg_is_in_recovery(), \

@@ -308,6 +308,7 @@ impl Error {
         }))
     }
 
+    /// `expected` is a `std::any::type_name`, shown without its paths.
     pub(crate) fn row_mapping(
         column: impl Into<String>,
         expected: &'static str,
@@ -315,7 +316,7 @@ impl Error {
     ) -> Self {
         Error::RowMapping(Box::new(RowMappingError {
             column: column.into(),
-            expected,
+            expected: short_type_name(expected),
             found: found.into(),
         }))
     }
@@ -534,6 +535,27 @@ pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
 /// driver's only sign of it is its message, "error serializing parameter 3".
 fn serialized_parameter(err: &tokio_postgres::Error) -> Option<usize> {
     parameter_index(&err.to_string())
+}
+
+/// A type name as a user writes it: `core::option::Option<alloc::string::String>`
+/// becomes `Option<String>`, each path cut to its last segment.
+fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    for (i, c) in full.char_indices() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            continue;
+        }
+        push_last_segment(&mut out, &full[segment_start..i]);
+        out.push(c);
+        segment_start = i + c.len_utf8();
+    }
+    push_last_segment(&mut out, &full[segment_start..]);
+    out
+}
+
+fn push_last_segment(out: &mut String, path: &str) {
+    out.push_str(path.rsplit("::").next().unwrap_or(path));
 }
 
 fn parameter_index(message: &str) -> Option<usize> {
@@ -853,7 +875,7 @@ impl DriverError {
             .map(with_causes)
             .unwrap_or_else(|| "it could not be encoded".to_owned());
         DriverError {
-            message: format!("parameter {index} (${}): {why}", index + 1),
+            message: format!("parameter ${}: {why}", index + 1),
             sql: sql.map(str::to_owned),
             parameter: Some(index),
             source: Some(Box::new(err)),
@@ -890,7 +912,7 @@ impl DriverError {
     /// ```no_run
     /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
     /// match db.execute("UPDATE {{tables.users}} SET age = $1", &[&"forty"]).await {
-    ///     // "parameter 0 ($1): cannot convert between the Rust type `&str` and the Postgres type `int4`"
+    ///     // "parameter $1: cannot convert between the Rust type `&str` and the Postgres type `int4`"
     ///     Err(pgdbm::Error::Parameter(e)) => eprintln!("{}", e.message()),
     ///     Err(e) => return Err(e),
     ///     Ok(_) => {}
@@ -1121,7 +1143,7 @@ impl std::error::Error for ConnectError {
 ///
 /// ```no_run
 /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
-/// let quick = db.timeout(Some(std::time::Duration::from_secs(2)));
+/// let quick = db.with_timeout(Some(std::time::Duration::from_secs(2)));
 /// match quick.fetch_all("SELECT * FROM {{tables.reports}}", &[]).await {
 ///     Err(pgdbm::Error::Timeout(t)) => eprintln!("gave up after {:?}: {:?}", t.after, t.sql),
 ///     Err(e) => return Err(e),
@@ -1415,7 +1437,7 @@ impl fmt::Display for UnqualifiedTableError {
 /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
 /// match db.fetch_value::<String>("SELECT count(*) AS n FROM {{tables.users}}", &[]).await {
 ///     Err(pgdbm::Error::RowMapping(e)) => {
-///         assert_eq!((e.column.as_str(), e.expected), ("n", "alloc::string::String"));
+///         assert_eq!((e.column.as_str(), e.expected.as_str()), ("n", "String"));
 ///         eprintln!("{}", e.found); // "SQL type int8"
 ///     }
 ///     Err(e) => return Err(e),
@@ -1427,8 +1449,9 @@ impl fmt::Display for UnqualifiedTableError {
 pub struct RowMappingError {
     /// The column, by name (or index when it has none).
     pub column: String,
-    /// The Rust type that was asked for.
-    pub expected: &'static str,
+    /// The Rust type that was asked for, as written in code (`Option<String>`,
+    /// not `core::option::Option<alloc::string::String>`).
+    pub expected: String,
     /// The SQL type found, or what else was found (`NULL`, no such column).
     pub found: String,
 }
@@ -1560,6 +1583,16 @@ mod tests {
         assert_eq!(parameter_index("error serializing parameter 3"), Some(3));
         assert_eq!(parameter_index("error serializing parameter x"), None);
         assert_eq!(parameter_index("error connecting to server"), None);
+    }
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name("alloc::string::String"), "String");
+        assert_eq!(
+            short_type_name("core::option::Option<alloc::vec::Vec<(i32, alloc::string::String)>>"),
+            "Option<Vec<(i32, String)>>"
+        );
+        assert_eq!(short_type_name("&str"), "&str");
     }
 
     #[test]

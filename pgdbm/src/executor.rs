@@ -597,6 +597,9 @@ macro_rules! query_methods {
 
             #[doc = "The first row, or `None` (Python's `fetch_one`; further rows are ignored)."]
             #[doc = ""]
+            #[doc = "No row is `Ok(None)`, as in Python, not an error; the builders' `one()` is the strict form"]
+            #[doc = "(`Error::NotFound` for none, `Error::TooManyRows` for several) and `optional()` the lenient one."]
+            #[doc = ""]
             #[doc = "```no_run"]
             #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
             #[doc = $setup]
@@ -748,6 +751,9 @@ macro_rules! query_methods {
             }
 
             #[doc = "Writes every non-key, non-generated column of `row`, matched by its primary key; returns rows updated."]
+            #[doc = ""]
+            #[doc = "Named for what it takes, a row (SeaORM's `ActiveModel::update`); `update::<T>()` is the"]
+            #[doc = "builder for many rows (SeaORM's `update_many`), so the two never share a name."]
             #[doc = ""]
             #[doc = "```no_run"]
             #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]

@@ -463,13 +463,22 @@ impl SharedPool {
     /// when they are returned, and every later call gets
     /// [`Error::PoolClosed`]. Calling it again does nothing.
     ///
+    /// Async like [`Database::close`](crate::Database::close), so that the two
+    /// read alike (and closing may wait for connections in a later version
+    /// without breaking callers); today it completes at once.
+    ///
     /// ```no_run
     /// # async fn f(pool: pgdbm::SharedPool) {
-    /// pool.close();
+    /// pool.close().await;
     /// assert!(pool.is_closed());
     /// # }
     /// ```
-    pub fn close(&self) {
+    pub async fn close(&self) {
+        self.close_now();
+    }
+
+    /// [`close`](Self::close), for `Drop` impls that cannot await.
+    pub(crate) fn close_now(&self) {
         self.inner.pool.close();
         if let Some(mux) = &self.inner.mux {
             mux.close();

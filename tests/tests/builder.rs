@@ -473,7 +473,7 @@ async fn two_schemas_on_one_shared_pool_keep_to_their_own_tables() {
         .await
         .unwrap();
     assert_eq!(raw, 2);
-    pool.close();
+    pool.close().await;
 }
 
 #[tokio::test]

@@ -809,7 +809,7 @@ async fn copy_lands_only_in_the_managers_schema() {
         .unwrap();
     assert_eq!(count(&alpha, "items").await, 8);
     assert_eq!(count(&beta, "items").await, 0);
-    pool.close();
+    pool.close().await;
 }
 
 #[tokio::test]
@@ -928,7 +928,7 @@ async fn dropped_copy_future_leaves_connections_clean() {
 async fn call_timeout_ends_a_stalled_copy() {
     let test = single_connection().await;
     let pid = pooled_pid(&test).await;
-    let limited = test.timeout(Some(Duration::from_millis(300)));
+    let limited = test.with_timeout(Some(Duration::from_millis(300)));
     let err = limited
         .copy_in_stream(stalled_people(100))
         .await
@@ -976,7 +976,7 @@ async fn timeout_while_the_copy_waits_for_a_lock() {
         .await
         .unwrap();
 
-    let limited = test.timeout(Some(Duration::from_millis(300)));
+    let limited = test.with_timeout(Some(Duration::from_millis(300)));
     let rows = items(1, 3);
     let err = limited
         .copy_records_to_table("items", ITEM_COLUMNS, as_records(&rows))
@@ -1621,7 +1621,7 @@ async fn two_schemas_with_one_table_name_each_get_their_own_types() {
         .await
         .unwrap();
     assert_eq!(b, [(0, Some(0.5)), (1, Some(1.5)), (2, Some(2.5))]);
-    pool.close();
+    pool.close().await;
 }
 
 #[tokio::test]

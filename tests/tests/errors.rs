@@ -320,7 +320,7 @@ async fn a_value_over_1_gib_fails_before_anything_is_sent() {
     };
     assert_eq!(e.parameter(), Some(1), "{}", short(&err));
     let message = e.message();
-    assert!(message.starts_with("parameter 1 ($2): "), "{message}");
+    assert!(message.starts_with("parameter $2: "), "{message}");
     assert!(message.contains("1073741825 bytes"), "{message}");
     assert!(message.contains("1073741823"), "{message}");
     assert!(!err.is_retryable());

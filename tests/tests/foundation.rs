@@ -165,7 +165,7 @@ async fn shared_pool_managers_borrow_the_pool() {
     let schemas = current_schemas(&conn).await;
     assert!(!schemas.iter().any(|s| s == "a" || s == "b"), "{schemas:?}");
     drop(conn);
-    pool.close();
+    pool.close().await;
 }
 
 // 2. close().
@@ -211,12 +211,14 @@ async fn close_on_a_borrowed_manager_does_nothing() {
 
     // Managers derived from the owner borrow too.
     test.with_schema("other").unwrap().close().await;
-    test.timeout(Some(Duration::from_secs(5))).close().await;
+    test.with_timeout(Some(Duration::from_secs(5)))
+        .close()
+        .await;
     assert!(!test.pool().is_closed());
     test.execute("SELECT 1", &[]).await.unwrap();
 
     // The owner of the shared pool closes it for every manager.
-    pool.close();
+    pool.close().await;
     assert!(matches!(
         expect_err(b.execute("SELECT 1", &[]).await),
         Error::PoolClosed
@@ -261,7 +263,7 @@ async fn shared_pool_serves_two_schemas_with_the_same_table() {
         b2.render(q).unwrap(),
         "SELECT name FROM \"tenant_b\".\"items\" ORDER BY id"
     );
-    pool.close();
+    pool.close().await;
 }
 
 // 4. A hostile schema name.
@@ -394,7 +396,7 @@ async fn hostile_schema_on_a_shared_pool() {
             .unwrap();
         assert_eq!(id, expected);
     }
-    pool.close();
+    pool.close().await;
 }
 
 #[tokio::test]
@@ -417,7 +419,7 @@ async fn schema_names_with_braces_are_plain_identifiers() {
             Err(e) => failures.push(format!("create_schema() for {schema:?}: {e:?}")),
         }
     }
-    pool.close();
+    pool.close().await;
 
     // And as an own pool, where connect creates the schema.
     if let Err(e) = Database::connect(test.config().clone().with_schema("own{{")).await {
@@ -911,7 +913,7 @@ async fn dropped_stream_leaves_its_connection_clean() {
         started.elapsed()
     );
     assert_eq!(wait_until_idle(&watch).await, 0);
-    watch.pool().close();
+    watch.pool().close().await;
     // A blank streamed query yields nothing.
     let none: Vec<Row> = test
         .fetch_stream("", &[])
@@ -1541,7 +1543,7 @@ async fn dropped_future_is_cancelled_on_the_server() {
         "{:?}",
         started.elapsed()
     );
-    watch.pool().close();
+    watch.pool().close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1549,7 +1551,7 @@ async fn call_timeout_cancels_the_statement() {
     let test = TestDatabase::with_config(|c| c.with_pool_size(1, 2))
         .await
         .unwrap();
-    let quick = test.timeout(Some(Duration::from_millis(100)));
+    let quick = test.with_timeout(Some(Duration::from_millis(100)));
     let started = Instant::now();
     let e = expect_err(quick.execute("SELECT pg_sleep(10)", &[]).await);
     let took = started.elapsed();
@@ -1581,7 +1583,7 @@ async fn call_timeout_cancels_the_statement() {
         "the sleep is still running"
     );
     drop(conn);
-    watch.pool().close();
+    watch.pool().close().await;
 }
 
 // 18. pool_stats and params!.

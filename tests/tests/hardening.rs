@@ -329,7 +329,7 @@ async fn a_cancel_abandoned_by_its_caller_never_reaches_the_next_user_of_the_poo
             // from within the caller's future; the outer timeout drops
             // that future while the cancel is under way.
             let inner = Duration::from_micros(500) + jitter.micros(2000);
-            let quick = test.timeout(Some(inner));
+            let quick = test.with_timeout(Some(inner));
             let _ = tokio::time::timeout(
                 inner + jitter.micros(2000),
                 quick.execute("SELECT pg_sleep(0.01)", &[]),
@@ -514,8 +514,8 @@ async fn session_state_is_refused_on_a_plain_pool() {
 async fn session_state_is_refused_on_a_database_with_its_own_timeout() {
     bounded(async {
         let test = session_test(true).await;
-        let db = test.timeout(Some(Duration::from_secs(10)));
-        assert_session_state_refused(&test, &db, "db.timeout(..)").await;
+        let db = test.with_timeout(Some(Duration::from_secs(10)));
+        assert_session_state_refused(&test, &db, "db.with_timeout(..)").await;
     })
     .await;
 }

@@ -263,7 +263,7 @@ async fn metrics_count_exactly_what_ran() {
     test.execute("INSERT INTO {{tables.t}} VALUES (1)", &[])
         .await
         .unwrap_err();
-    test.timeout(Some(Duration::from_millis(50)))
+    test.with_timeout(Some(Duration::from_millis(50)))
         .execute("SELECT pg_sleep(1)", &[])
         .await
         .unwrap_err();
@@ -367,7 +367,7 @@ async fn introspection_sees_tables_activity_blocking_and_plans() {
         .unwrap();
     let db = test.db().clone();
     let waiter = tokio::spawn(async move {
-        db.timeout(Some(Duration::from_secs(10)))
+        db.with_timeout(Some(Duration::from_secs(10)))
             .execute("UPDATE {{tables.big}} SET pad = 'z' WHERE id = 1", &[])
             .await
     });

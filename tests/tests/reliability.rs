@@ -747,7 +747,7 @@ impl Cancellations<'_> {
                 (Cancel::Timeout, None) => interrupted_problem(
                     marker,
                     Some(
-                        db.timeout(Some(wait))
+                        db.with_timeout(Some(wait))
                             .fetch_value(SLOW_MARKER, params)
                             .await,
                     ),
@@ -816,7 +816,7 @@ impl Cancellations<'_> {
                     "pool, own timeout",
                     bounded(
                         1,
-                        db.timeout(Some(COMMAND_TIMEOUT))
+                        db.with_timeout(Some(COMMAND_TIMEOUT))
                             .fetch_value(SLOW_MARKER, params),
                     )
                     .await,

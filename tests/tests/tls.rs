@@ -367,7 +367,7 @@ async fn a_cancel_is_sent_over_tls() {
         .unwrap();
     let started = Instant::now();
     let result = db
-        .timeout(Some(Duration::from_millis(50)))
+        .with_timeout(Some(Duration::from_millis(50)))
         .execute("SELECT pg_sleep(5)", &[])
         .await;
     assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");

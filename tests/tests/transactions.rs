@@ -405,7 +405,7 @@ async fn client_timeout_cancels_the_statement_on_the_server() {
         .await
         .unwrap();
     let outside = observer(&test).await;
-    let quick = test.timeout(Some(Duration::from_millis(100)));
+    let quick = test.with_timeout(Some(Duration::from_millis(100)));
     let start = Instant::now();
     let err = quick.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
     assert!(

@@ -407,7 +407,7 @@ impl Database {
     /// [`Error::MigrationChecksum`] before anything runs.
     ///
     /// Migrations run with this manager's timeouts: for a long one, migrate
-    /// through `db.timeout(None)`, and raise the server's in the file with
+    /// through `db.with_timeout(None)`, and raise the server's in the file with
     /// `SET LOCAL statement_timeout = 0`.
     ///
     /// ```no_run

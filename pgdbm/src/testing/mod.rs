@@ -217,7 +217,7 @@ impl Deref for TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        self.db.pool().close();
+        self.db.pool().close_now();
         drop(DropDatabase {
             admin: self.admin.clone(),
             name: std::mem::take(&mut self.name),
