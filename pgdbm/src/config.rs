@@ -259,6 +259,13 @@ pub struct DatabaseConfig {
     /// is evicted beyond this. Default `1000`.
     pub statement_cache_size: usize,
 
+    /// Schemas whose caches (expanded templates, built statements, up to
+    /// 4,096 each) a pool keeps; beyond this the least recently opened
+    /// schema's are dropped, and rebuilt when a manager for it is made
+    /// again. Bounds a pool's memory however many tenants it serves.
+    /// Default `1000`.
+    pub schema_cache_size: usize,
+
     /// Run statements issued directly on a `Database` over a few shared,
     /// pipelined connections instead of one exclusive pooled connection per
     /// call. `acquire()`, transactions, streams, COPY, batches and calls with
@@ -334,6 +341,7 @@ impl Default for DatabaseConfig {
             retry_backoff: 2.0,
             retry_max_delay: Duration::from_secs(30),
             statement_cache_size: 1000,
+            schema_cache_size: 1000,
             multiplex: true,
             multiplex_connections: default_multiplex_connections(),
             multiplex_depth: 8,
@@ -383,6 +391,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("retry_backoff", &self.retry_backoff)
             .field("retry_max_delay", &self.retry_max_delay)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("schema_cache_size", &self.schema_cache_size)
             .field("multiplex", &self.multiplex)
             .field("multiplex_connections", &self.multiplex_connections)
             .field("multiplex_depth", &self.multiplex_depth)
@@ -874,6 +883,9 @@ impl DatabaseConfig {
         }
         if self.statement_cache_size == 0 {
             return Err(Error::config("statement_cache_size", "must be at least 1"));
+        }
+        if self.schema_cache_size == 0 {
+            return Err(Error::config("schema_cache_size", "must be at least 1"));
         }
         if self.multiplex && self.multiplex_connections == 0 {
             return Err(Error::config("multiplex_connections", "must be at least 1"));

@@ -256,6 +256,44 @@ impl managed::Manager for ConnManager {
     }
 }
 
+/// The per-schema caches of a pool, least recently opened evicted first.
+/// Opening a manager is rare next to queries (which hold their schema's
+/// cache already), so eviction may scan.
+#[derive(Default)]
+struct SchemaCaches {
+    map: HashMap<Option<Arc<str>>, (Arc<TemplateCache>, u64)>,
+    tick: u64,
+}
+
+impl SchemaCaches {
+    fn get_or_insert(
+        &mut self,
+        key: Option<Arc<str>>,
+        bound: usize,
+        make: impl FnOnce(Option<Arc<str>>) -> Arc<TemplateCache>,
+    ) -> Arc<TemplateCache> {
+        self.tick += 1;
+        if let Some((cache, used)) = self.map.get_mut(&key) {
+            *used = self.tick;
+            return Arc::clone(cache);
+        }
+        while self.map.len() >= bound {
+            let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.map.remove(&oldest);
+        }
+        let cache = make(key.clone());
+        self.map.insert(key, (Arc::clone(&cache), self.tick));
+        cache
+    }
+}
+
 pub(crate) type Pool = managed::Pool<ConnManager>;
 pub(crate) type Object = managed::Object<ConnManager>;
 
@@ -263,7 +301,7 @@ pub(crate) struct PoolShared {
     pool: Pool,
     mux: Option<crate::mux::Mux>,
     config: DatabaseConfig,
-    templates: Mutex<HashMap<Option<Arc<str>>, Arc<TemplateCache>>>,
+    templates: Mutex<SchemaCaches>,
     /// COPY targets' columns, for every schema's managers.
     copy_columns: Arc<ColumnCache>,
     counters: Arc<PoolCounters>,
@@ -365,7 +403,7 @@ impl SharedPool {
                 pool,
                 mux,
                 config,
-                templates: Mutex::new(HashMap::new()),
+                templates: Mutex::new(SchemaCaches::default()),
                 copy_columns: Arc::default(),
                 counters,
                 statements,
@@ -437,22 +475,21 @@ impl SharedPool {
         if let Some(s) = schema {
             ident::validate("schema", s)?;
         }
-        let mut map = self
+        let mut caches = self
             .inner
             .templates
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let key: Option<Arc<str>> = schema.map(Arc::from);
-        Ok(map
-            .entry(key.clone())
-            .or_insert_with(|| {
+        Ok(
+            caches.get_or_insert(key, self.inner.config.schema_cache_size, |key| {
                 Arc::new(TemplateCache::for_pool(
                     key,
                     Arc::clone(&self.inner.copy_columns),
                     Arc::clone(&self.inner.statements),
                 ))
-            })
-            .clone())
+            }),
+        )
     }
 
     pub(crate) fn config(&self) -> &DatabaseConfig {
@@ -527,6 +564,12 @@ impl SharedPool {
             waits: count(&counters.waits),
             timeouts: count(&counters.timeouts),
             copy_describes: inner.copy_columns.describes(),
+            cached_schemas: inner
+                .templates
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map
+                .len(),
         };
         if let Some(mux) = &inner.mux {
             (stats.shared_connections, stats.shared_in_flight) = mux.stats();
@@ -751,6 +794,8 @@ pub struct PoolStats {
     /// the column cache; not part of the stable API.
     #[doc(hidden)]
     pub copy_describes: u64,
+    /// Schemas whose caches the pool holds: at most `schema_cache_size`.
+    pub cached_schemas: usize,
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ async fn select_sql_snapshots_with_and_without_schema() {
         .filter(User::NAME.is_null().or(User::ID.is_in([1, 2])).not());
     assert_eq!(
         q.to_sql().unwrap(),
-        r#"SELECT "app"."users"."id", "app"."users"."name" FROM "app"."users" WHERE NOT ("app"."users"."name" IS NULL OR "app"."users"."id" IN ($1, $2))"#
+        r#"SELECT "app"."users"."id", "app"."users"."name" FROM "app"."users" WHERE NOT ("app"."users"."name" IS NULL OR "app"."users"."id" = ANY($1))"#
     );
     let q = app
         .select::<Post>()

@@ -73,8 +73,9 @@ pub(crate) enum Node {
     CmpCol(ColRef, CmpOp, ColRef),
     /// `col IS [NOT] NULL`
     IsNull(ColRef, bool),
-    /// `col [NOT] IN ($n, ..)` with this many values
-    In(ColRef, usize, bool),
+    /// `col = ANY($n)` (`col <> ALL($n)` negated): the list bound as one
+    /// array, so every length is one statement shape and one prepare.
+    In(ColRef, bool),
     /// `col BETWEEN $n AND $m`
     Between(ColRef),
     /// `col [NOT] IN (SELECT sub_col FROM sub_table [WHERE filter])`
@@ -493,11 +494,8 @@ macro_rules! comparisons {
                 I: IntoIterator,
                 V: ColumnValue<I::Item>,
             {
-                let values: Vec<BoxValue> = values
-                    .into_iter()
-                    .map(|v| Box::new(V::from_value(v)) as BoxValue)
-                    .collect();
-                Expr::new(Node::In(self.col_ref(), values.len(), negated), values)
+                let values: Vec<V> = values.into_iter().map(V::from_value).collect();
+                Expr::new(Node::In(self.col_ref(), negated), vec![Box::new(values)])
             }
 
             /// `column BETWEEN low AND high`

@@ -272,17 +272,15 @@ pub(super) fn condition(node: &Node, schema: Option<&str>, next: &mut usize) -> 
                 col.is_null()
             }
         }
-        Node::In(col, count, negated) => {
-            if *count == 0 {
-                // `IN ()` is not SQL; an empty list matches nothing.
-                return sea_query::Expr::cust(if *negated { "TRUE" } else { "FALSE" });
-            }
-            let values: Vec<Value> = (0..*count).map(|_| take()).collect();
+        Node::In(col, negated) => {
+            // An empty array matches nothing (`= ANY`) or everything
+            // (`<> ALL`), as an empty IN list would.
+            let list = sea_query::Expr::val(take());
             let col = column(schema, *col);
             if *negated {
-                col.is_not_in(values)
+                col.ne(sea_query::extension::postgres::PgFunc::all(list))
             } else {
-                col.is_in(values)
+                col.eq(sea_query::extension::postgres::PgFunc::any(list))
             }
         }
         Node::Between(col) => {
