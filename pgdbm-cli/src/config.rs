@@ -254,6 +254,10 @@ impl Settings {
         config = config.with_pool_size(1, 2).with_multiplexing(false);
         config.statement_timeout = None;
         config.command_timeout = None;
+        // Someone is waiting at a prompt: one quick retry (a server still
+        // starting), not a service's patient backoff of several seconds.
+        config.retry_attempts = 1;
+        config.retry_delay = std::time::Duration::from_millis(300);
         if config.application_name.is_none() {
             config.application_name = Some("pgdbm-cli".to_owned());
         }

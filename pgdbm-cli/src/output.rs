@@ -90,10 +90,10 @@ impl Out {
         if self.json {
             return;
         }
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| visible_len(h)).collect();
         for row in rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(visible_len(cell));
             }
         }
         let render = |cells: &mut dyn Iterator<Item = &str>| {
@@ -104,7 +104,7 @@ impl Out {
                 }
                 line.push_str(cell);
                 if i + 1 < widths.len() {
-                    line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+                    line.extend(std::iter::repeat_n(' ', w - visible_len(cell)));
                 }
             }
             line.trim_end().to_owned()
@@ -140,6 +140,25 @@ impl Out {
             paint_if(self.colour_err, Paint::Yellow, "warning:")
         );
     }
+}
+
+/// The characters of `text` a terminal shows: colour codes take no room.
+fn visible_len(text: &str) -> usize {
+    let mut len = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // An SGR sequence: ESC [ ... m.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            len += 1;
+        }
+    }
+    len
 }
 
 fn paint_if(on: bool, paint: Paint, text: &str) -> String {
@@ -184,5 +203,7 @@ mod tests {
         assert_eq!(size(3 * 1024 * 1024), "3.0 MB");
         assert_eq!(millis(12.4), "12 ms");
         assert_eq!(millis(3400.0), "3.4 s");
+        assert_eq!(visible_len(&paint_if(true, Paint::Green, "applied")), 7);
+        assert_eq!(visible_len("né"), 2);
     }
 }

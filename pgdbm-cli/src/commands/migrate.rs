@@ -135,7 +135,7 @@ async fn apply(pool: SharedPool, settings: &Settings, modules: &[Module], out: &
         let pending: Vec<String> = migrator
             .dry_run(&db)
             .await
-            .context(failed(module, "could not read the applied migrations"))?
+            .context(failed(module, "nothing applied"))?
             .into_iter()
             .map(|m| m.filename().to_owned())
             .collect();
@@ -223,7 +223,7 @@ async fn status(
 ) -> Result<()> {
     let mut report = Vec::new();
     let mut rows = Vec::new();
-    let mut attention = false;
+    let (mut changed, mut missing) = (false, false);
     for module in modules {
         let db = database(&pool, module)?;
         let migrator = migrator(settings, module)?;
@@ -231,7 +231,8 @@ async fn status(
             .status(&db)
             .await
             .context(failed(module, "could not read the migration status"))?;
-        attention |= !status.modified.is_empty() || !status.missing.is_empty();
+        changed |= !status.modified.is_empty();
+        missing |= !status.missing.is_empty();
         for m in migrator.migrations() {
             let file = m.filename();
             let (state, at) = if let Some(r) = status.applied.iter().find(|r| r.filename == file) {
@@ -292,8 +293,11 @@ async fn status(
             &rows,
         );
     }
-    if attention && !out.json {
-        out.warn("applied migrations changed or missing: `migrate apply` refuses to run until they are restored");
+    if changed && !out.json {
+        out.warn("applied migrations changed since: `migrate apply` refuses to run until they are restored");
+    }
+    if missing && !out.json {
+        out.warn("the files of some applied migrations are missing");
     }
     out.json(&json!({ "modules": report }));
     Ok(())
@@ -313,7 +317,7 @@ async fn dry_run(
         let pending: Vec<String> = migrator
             .dry_run(&db)
             .await
-            .context(failed(module, "could not read the applied migrations"))?
+            .context(failed(module, "could not work out what would run"))?
             .into_iter()
             .map(|m| m.filename().to_owned())
             .collect();
