@@ -110,7 +110,7 @@ pub enum Db {
 pub enum Schema {
     /// Create a schema (nothing to do if it exists).
     Create(SchemaName),
-    /// Drop a schema.
+    /// Drop a schema (named, or a module's: never the default).
     Drop {
         #[command(flatten)]
         name: SchemaName,

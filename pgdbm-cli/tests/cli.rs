@@ -355,6 +355,8 @@ async fn invalid_names_are_rejected_before_connecting() {
         .run_with(&["schema", "drop", "Robert'); DROP"], &env)
         .fails(2);
     assert!(err.contains("not an identifier"), "{err}");
+    let err = p.run_with(&["schema", "drop"], &env).fails(2);
+    assert!(err.contains("name the schema"), "{err}");
     let err = p.run_with(&["tables", "--schema", "a b"], &env).fails(2);
     assert!(err.contains("not an identifier"), "{err}");
     let err = p

@@ -13,6 +13,13 @@ pub async fn run(command: Schema, settings: &Settings, out: &Out) -> Result<()> 
     match command {
         Schema::Create(name) => create(settings, &resolve(settings, &name)?, out).await,
         Schema::Drop { name, cascade } => {
+            // Never by default: dropping the environment's schema (often
+            // `public`) must be asked for by name.
+            if name.name.is_none() && name.module.is_none() {
+                return Err(CliError::usage(
+                    "name the schema to drop (or its module with --module)",
+                ));
+            }
             drop(settings, &resolve(settings, &name)?, cascade, out).await
         }
         Schema::List => list(settings, out).await,
