@@ -18,7 +18,7 @@ use crate::conn::Lease;
 use crate::error::{Error, Result};
 use crate::params::{Bounded, check_count};
 use crate::row::{ColumnIndex, Row, read_column};
-use crate::template::{Rendered, TemplateCache};
+use crate::template::TemplateCache;
 use crate::{ident, lex};
 
 /// Query parameters, as tokio-postgres takes them: one reference per
@@ -382,10 +382,11 @@ pub(crate) async fn atomically<T>(
 
 pub(crate) async fn fetch_stream<'a, E: Executor>(
     ex: &'a E,
-    sql: &'a str,
+    sql: &str,
     params: Params<'_>,
 ) -> Result<RowStream<'a>> {
-    let sql = ex.templates().render(sql)?;
+    // Owned by the stream (for its errors), so the caller's text may go.
+    let sql = ex.templates().render(sql)?.into_shared();
     let lease = ex.lease().await?;
     let inner = start_stream(&lease, ex.stmt(&sql), params).await?;
     Ok(RowStream::new(inner, lease, sql))
@@ -426,14 +427,14 @@ pub struct RowStream<'a> {
     inner: Pin<Box<tokio_postgres::RowStream>>,
     ended: bool,
     conn: Lease<'a>,
-    sql: Rendered<'a>,
+    sql: std::sync::Arc<str>,
 }
 
 impl<'a> RowStream<'a> {
     pub(crate) fn new(
         inner: tokio_postgres::RowStream,
         conn: Lease<'a>,
-        sql: Rendered<'a>,
+        sql: std::sync::Arc<str>,
     ) -> Self {
         RowStream {
             inner: Box::pin(inner),
@@ -642,11 +643,11 @@ macro_rules! query_methods {
             #[doc = "while let Some(row) = rows.try_next().await? { /* .. */ }"]
             #[doc = "# Ok(()) }"]
             #[doc = "```"]
-            pub async fn fetch_stream<'a>(
-                &'a self,
-                sql: &'a str,
+            pub async fn fetch_stream(
+                &self,
+                sql: &str,
                 params: $crate::Params<'_>,
-            ) -> $crate::Result<$crate::RowStream<'a>> {
+            ) -> $crate::Result<$crate::RowStream<'_>> {
                 $crate::executor::fetch_stream(self, sql, params).await
             }
 

@@ -433,6 +433,16 @@ pub(crate) enum Rendered<'a> {
     Expanded(Arc<str>),
 }
 
+impl Rendered<'_> {
+    /// The SQL as an owned, shareable string (the cached one when expanded).
+    pub(crate) fn into_shared(self) -> Arc<str> {
+        match self {
+            Rendered::Plain(s) => Arc::from(s),
+            Rendered::Expanded(s) => s,
+        }
+    }
+}
+
 impl Deref for Rendered<'_> {
     type Target = str;
 

@@ -82,3 +82,21 @@ async fn one_function_runs_on_the_manager_a_connection_and_a_transaction() {
         .unwrap();
     assert_eq!(spawned, 2);
 }
+
+/// A row stream owns its SQL: the text may be built for the call and
+/// dropped before the rows are read.
+#[tokio::test]
+async fn a_stream_outlives_the_sql_text_it_was_started_with() {
+    use futures_util::TryStreamExt;
+    let test = TestDatabase::new().await.unwrap();
+    let stream = {
+        let sql = format!("SELECT g FROM generate_series(1, {}) g", 3);
+        test.fetch_stream(&sql, &[]).await.unwrap()
+    };
+    let rows: Vec<i32> = stream
+        .map_ok(|r| r.get::<i32>(0))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rows, [1, 2, 3]);
+}

@@ -474,7 +474,7 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     {
         let built = self.built(&self.shape)?;
         let params = self.params(&built);
-        let sql = crate::template::Rendered::Expanded(Arc::from(built.sql.as_str()));
+        let sql: Arc<str> = Arc::from(built.sql.as_str());
         let lease = self.target.lease_owned().await?;
         let inner =
             crate::executor::start_stream(&lease, self.target.stmt(&built.sql), &params).await?;
