@@ -853,7 +853,7 @@ async fn an_i32_field_against_a_bigint_column_is_a_parameter_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Parameter(_)), "{err:?}");
-    assert!(err.to_string().contains("parameter 0"), "{err}");
+    assert!(err.to_string().contains("parameter $1"), "{err}");
     let causes = parameter_causes(&err);
     assert!(
         causes.contains("`i32`") && causes.contains("`int8`"),
