@@ -11,6 +11,10 @@
 # driver, connection task, scheduler), with start-up cancelled out. The
 # profiles are left in $OUT (default /tmp/pgdbm-callgrind) for
 # callgrind_annotate.
+#
+# PGDBM_BENCH_SUBSCRIBER=info (a tracing subscriber that keeps INFO: pgdbm's
+# DEBUG spans stay off) or =debug (every span formatted, output discarded)
+# measures what observability costs.
 set -euo pipefail
 
 workload=${1:?usage: callgrind.sh WORKLOAD STACK...}

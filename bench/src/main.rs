@@ -45,6 +45,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    install_subscriber();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,6 +54,22 @@ fn main() {
         eprintln!("pgdbm-bench: {e}");
         std::process::exit(1);
     }
+}
+
+/// `PGDBM_BENCH_SUBSCRIBER=info` installs a formatting subscriber that
+/// keeps INFO and above (pgdbm's statement spans, at DEBUG, stay off);
+/// `debug` one that formats every span. Output goes nowhere: what is
+/// measured is the cost of producing it.
+fn install_subscriber() {
+    let level = match std::env::var("PGDBM_BENCH_SUBSCRIBER").as_deref() {
+        Ok("info") => tracing_subscriber::filter::LevelFilter::INFO,
+        Ok("debug") => tracing_subscriber::filter::LevelFilter::DEBUG,
+        _ => return,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::sink)
+        .init();
 }
 
 fn machine_facts() -> String {
