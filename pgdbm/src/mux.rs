@@ -94,7 +94,9 @@ enum Pick {
     /// A slot on this connection is claimed.
     Claimed(PgConnection),
     /// Every connection is too deep or stuck; this one is the least busy.
-    Saturated(PgConnection),
+    /// The best connection is full; `true` when it is stuck (it has not
+    /// answered for many times its usual latency) rather than just busy.
+    Saturated(PgConnection, bool),
     /// No usable connection.
     Empty,
 }
@@ -191,7 +193,10 @@ impl Mux {
                     }
                     (Pick::Claimed(PgConnection::clone(conn)), prune)
                 }
-                Some((conn, ..)) => (Pick::Saturated(PgConnection::clone(conn)), prune),
+                Some((conn, in_flight, ..)) => {
+                    let stuck = in_flight < self.depth;
+                    (Pick::Saturated(PgConnection::clone(conn), stuck), prune)
+                }
             };
         }
     }
@@ -251,10 +256,14 @@ impl Mux {
             if prune {
                 self.prune();
             }
-            let best = match pick {
+            // A stuck connection is no fallback: a call queued on it waits
+            // for whatever holds it up. Only a busy one is worth joining
+            // while another is being opened.
+            let (best, stuck) = match pick {
                 Pick::Claimed(conn) => return Ok(SharedLease::claimed(conn, call_deadline)),
-                Pick::Saturated(conn) => Some(conn),
-                Pick::Empty => None,
+                Pick::Saturated(conn, false) => (Some(conn), None),
+                Pick::Saturated(conn, true) => (None, Some(conn)),
+                Pick::Empty => (None, None),
             };
             let deadline = *deadline.get_or_insert_with(|| {
                 let now = Instant::now();
@@ -265,7 +274,7 @@ impl Mux {
                 let opening = Opening(self);
                 let opened = self.open(deadline, best.is_some()).await;
                 drop(opening);
-                return match (opened, best) {
+                return match (opened, best.or(stuck)) {
                     (Ok(conn), _) | (Err(_), Some(conn)) => {
                         conn.claim();
                         Ok(SharedLease::claimed(conn, call_deadline))
