@@ -7,8 +7,8 @@
 # Each test's body is an insert and a select (a few ms), so the figures
 # are the frameworks' own cost per test.
 #
-#   bash bench/test_setup.sh            # THREADS="1 2 8" ROUNDS=3
-#   THREADS="1 4" ROUNDS=5 bash bench/test_setup.sh
+#   bash bench/test_setup.sh            # THREADS="1 4" ROUNDS=3
+#   THREADS="1 2 8" ROUNDS=5 bash bench/test_setup.sh
 #
 # The three test binaries are built first (build time is not measured),
 # then run directly, one after another on the same server, with the same
@@ -37,7 +37,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-threads_list=${THREADS:-"1 2 8"}
+threads_list=${THREADS:-"1 4"}
 rounds=${ROUNDS:-3}
 out=${OUT:-/tmp/pgdbm-test-setup}
 targets=(setup_pgdbm_schema setup_pgdbm_database setup_sqlx)
