@@ -1,0 +1,15 @@
+CREATE TABLE {{tables.teams}} (
+    id BIGSERIAL PRIMARY KEY,
+    organization_id BIGINT NOT NULL REFERENCES {{tables.organizations}} (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    UNIQUE (organization_id, name)
+);
+
+CREATE TABLE {{tables.team_members}} (
+    team_id BIGINT NOT NULL REFERENCES {{tables.teams}} (id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES {{tables.users}} (id) ON DELETE CASCADE,
+    joined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (team_id, user_id)
+);
+
+CREATE INDEX team_members_user_idx ON {{tables.team_members}} (user_id);

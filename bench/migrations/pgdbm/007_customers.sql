@@ -1,0 +1,20 @@
+CREATE TABLE {{tables.customers}} (
+    id BIGSERIAL PRIMARY KEY,
+    organization_id BIGINT NOT NULL REFERENCES {{tables.organizations}} (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (organization_id, email)
+);
+
+CREATE TABLE {{tables.addresses}} (
+    id BIGSERIAL PRIMARY KEY,
+    customer_id BIGINT NOT NULL REFERENCES {{tables.customers}} (id) ON DELETE CASCADE,
+    line1 TEXT NOT NULL,
+    line2 TEXT,
+    city TEXT NOT NULL,
+    postcode TEXT NOT NULL,
+    country CHAR(2) NOT NULL
+);
+
+CREATE INDEX addresses_customer_idx ON {{tables.addresses}} (customer_id);

@@ -1,0 +1,10 @@
+CREATE TABLE {{tables.notifications}} (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES {{tables.users}} (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    payload JSONB NOT NULL,
+    read_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE INDEX notifications_unread_idx ON {{tables.notifications}} (user_id, created_at) WHERE read_at IS NULL;

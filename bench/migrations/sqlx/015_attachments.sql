@@ -1,0 +1,10 @@
+CREATE TABLE attachments (
+    id BIGSERIAL PRIMARY KEY,
+    comment_id BIGINT NOT NULL REFERENCES comments (id) ON DELETE CASCADE,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+    sha256 BYTEA NOT NULL
+);
+
+CREATE INDEX attachments_comment_idx ON attachments (comment_id);
