@@ -188,8 +188,8 @@ pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use prepared::Prepared;
 pub use query::{
-    ColumnNames, ColumnValue, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict,
-    OrderBy, Select, Update, count_all,
+    ColumnNames, ColumnValue, Columns, CountAll, Cursor, Delete, Expr, Insert, InsertReturning,
+    OnConflict, OrderBy, Page, Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
 pub use row_de::Serde;

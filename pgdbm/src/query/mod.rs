@@ -10,11 +10,13 @@
 //! their exact Rust types.
 
 mod expr;
+mod page;
 mod render;
 mod select;
 mod write;
 
 pub use expr::{ColumnValue, CountAll, Expr, OrderBy, count_all};
+pub use page::{Cursor, Page};
 pub(crate) use render::{ShapeCache, Target};
 pub use select::{Columns, Select};
 pub use write::{ColumnNames, Delete, Insert, InsertReturning, OnConflict, Update};

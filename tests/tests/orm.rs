@@ -1,0 +1,365 @@
+//! The ORM helpers against a real server, each in two tenant schemas of one
+//! database: keyset pagination, DDL from the struct, enums and relations.
+
+use pgdbm::testing::TestDatabase;
+use pgdbm::{Cursor, Database, Error, Table};
+
+// ---------------------------------------------------------------------------
+// Keyset pagination
+// ---------------------------------------------------------------------------
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[pgdbm(table = "items")]
+struct Item {
+    #[pgdbm(primary_key, generated)]
+    id: i64,
+    score: i32,
+    name: String,
+}
+
+async fn tenants(test: &TestDatabase, names: [&str; 2]) -> [Database; 2] {
+    names.map(|name| test.with_schema(name).unwrap())
+}
+
+async fn create_items(db: &Database) {
+    db.create_schema().await.unwrap();
+    db.execute(
+        "CREATE TABLE {{tables.items}} (id bigserial PRIMARY KEY, score int NOT NULL,
+                                          name text NOT NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute("CREATE INDEX ON {{tables.items}} (score, id)", &[])
+        .await
+        .unwrap();
+}
+
+async fn add_items(db: &Database, prefix: &str, scores: &[i32]) {
+    let rows: Vec<Item> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &score)| Item {
+            id: 0,
+            score,
+            name: format!("{prefix}{i}"),
+        })
+        .collect();
+    db.insert_many(&rows).await.unwrap();
+}
+
+type Order = for<'a> fn(pgdbm::Select<'a, Item>) -> pgdbm::Select<'a, Item>;
+
+fn by_id(q: pgdbm::Select<'_, Item>) -> pgdbm::Select<'_, Item> {
+    q.order_by(Item::ID.asc())
+}
+fn score_asc(q: pgdbm::Select<'_, Item>) -> pgdbm::Select<'_, Item> {
+    q.order_by(Item::SCORE.asc()).order_by(Item::ID.asc())
+}
+fn score_desc(q: pgdbm::Select<'_, Item>) -> pgdbm::Select<'_, Item> {
+    q.order_by(Item::SCORE.desc()).order_by(Item::ID.desc())
+}
+fn mixed(q: pgdbm::Select<'_, Item>) -> pgdbm::Select<'_, Item> {
+    q.order_by(Item::SCORE.desc()).order_by(Item::ID.asc())
+}
+
+/// Every page of the query, `size` at a time, following `next`.
+async fn walk(db: &Database, size: u64, query: Order) -> Vec<Vec<Item>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let mut q = query(db.select::<Item>()).limit(size);
+        if let Some(c) = cursor.take() {
+            q = q.after(c);
+        }
+        let page = q.page().await.unwrap();
+        pages.push(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 100, "pagination does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn keyset_sql_uses_row_values_or_the_expanded_form() {
+    let test = TestDatabase::new().await.unwrap();
+    let app = test.with_schema("app").unwrap();
+    let cursor = Cursor::from_token("20:000000000000002a").unwrap();
+    let cursor2 = Cursor::from_token("23:00000001.20:000000000000002a").unwrap();
+    let cols = r#""app"."items"."id", "app"."items"."score", "app"."items"."name""#;
+
+    let one = app
+        .select::<Item>()
+        .order_by(Item::ID.asc())
+        .after(cursor.clone())
+        .limit(10)
+        .to_sql()
+        .unwrap();
+    assert_eq!(
+        one,
+        format!(
+            r#"SELECT {cols} FROM "app"."items" WHERE "app"."items"."id" > $1 ORDER BY "app"."items"."id" ASC LIMIT $2"#
+        )
+    );
+
+    let same = app
+        .select::<Item>()
+        .filter(Item::NAME.like("a%"))
+        .order_by(Item::SCORE.desc())
+        .order_by(Item::ID.desc())
+        .after(cursor2.clone())
+        .limit(10)
+        .to_sql()
+        .unwrap();
+    assert_eq!(
+        same,
+        format!(
+            r#"SELECT {cols} FROM "app"."items" WHERE "app"."items"."name" LIKE $1 AND ("app"."items"."score", "app"."items"."id") < ($2, $3) ORDER BY "app"."items"."score" DESC, "app"."items"."id" DESC LIMIT $4"#
+        )
+    );
+
+    // Mixed directions: the expanded form (each placeholder binds the cursor
+    // value it names, so the first is sent three times).
+    let mixed = app
+        .select::<Item>()
+        .order_by(Item::SCORE.desc())
+        .order_by(Item::ID.asc())
+        .after(cursor2.clone())
+        .to_sql()
+        .unwrap();
+    assert_eq!(
+        mixed,
+        format!(
+            r#"SELECT {cols} FROM "app"."items" WHERE "app"."items"."score" <= $1 AND ("app"."items"."score" < $2 OR ("app"."items"."score" = $3 AND "app"."items"."id" > $4)) ORDER BY "app"."items"."score" DESC, "app"."items"."id" ASC"#
+        )
+    );
+
+    // `before` reads backwards: flipped comparison, reversed ORDER BY.
+    let back = app
+        .select::<Item>()
+        .order_by(Item::ID.asc())
+        .before(cursor)
+        .limit(10)
+        .to_sql()
+        .unwrap();
+    assert_eq!(
+        back,
+        format!(
+            r#"SELECT {cols} FROM "app"."items" WHERE "app"."items"."id" < $1 ORDER BY "app"."items"."id" DESC LIMIT $2"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn pages_cover_each_tenant_exactly_and_never_cross() {
+    let test = TestDatabase::new().await.unwrap();
+    let [north, south] = tenants(&test, ["north", "south"]).await;
+    for db in [&north, &south] {
+        create_items(db).await;
+    }
+    add_items(&north, "n", &[5, 3, 9, 3, 1, 7, 3, 8, 2, 6, 4]).await;
+    add_items(&south, "s", &[1, 2, 3]).await;
+
+    for (db, prefix, total) in [(&north, "n", 11), (&south, "s", 3)] {
+        // One column.
+        let pages = walk(db, 4, by_id).await;
+        let all: Vec<Item> = pages.concat();
+        assert_eq!(all.len(), total);
+        assert!(all.iter().all(|i| i.name.starts_with(prefix)));
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(pages.iter().all(|p| p.len() <= 4));
+
+        // Several columns in one direction, with ties on the first.
+        for order in [score_asc as Order, score_desc] {
+            let expected = order(db.select::<Item>()).all().await.unwrap();
+            for size in [1, 2, 3, 5, 20] {
+                let paged = walk(db, size, order).await.concat();
+                assert_eq!(paged, expected, "size {size}");
+            }
+        }
+
+        // Mixed directions: the expanded form.
+        let expected = mixed(db.select::<Item>()).all().await.unwrap();
+        for size in [1, 2, 4] {
+            assert_eq!(walk(db, size, mixed).await.concat(), expected);
+        }
+    }
+
+    // A cursor from one tenant used on the other selects the other's rows
+    // after those values, never the first tenant's.
+    let first = north
+        .select::<Item>()
+        .order_by(Item::ID.asc())
+        .limit(2)
+        .page()
+        .await
+        .unwrap();
+    let elsewhere = south
+        .select::<Item>()
+        .order_by(Item::ID.asc())
+        .after(first.next.unwrap())
+        .all()
+        .await
+        .unwrap();
+    assert!(elsewhere.iter().all(|i| i.name.starts_with('s')));
+}
+
+#[tokio::test]
+async fn pages_are_stable_under_concurrent_inserts_and_go_back() {
+    let test = TestDatabase::new().await.unwrap();
+    let [a, b] = tenants(&test, ["tenant_a", "tenant_b"]).await;
+    for db in [&a, &b] {
+        create_items(db).await;
+        add_items(db, "old", &[10, 20, 30, 40, 50, 60]).await;
+    }
+    let order = score_asc;
+
+    let first = order(a.select::<Item>()).limit(2).page().await.unwrap();
+    assert_eq!(scores(&first.items), [10, 20]);
+    assert!(first.prev.is_none());
+    // Rows land before and after the cursor, in both tenants, between pages.
+    for db in [&a, &b] {
+        add_items(db, "new", &[5, 15, 25, 35]).await;
+    }
+    let second = order(a.select::<Item>())
+        .after(first.next.clone().unwrap())
+        .limit(2)
+        .page()
+        .await
+        .unwrap();
+    // Nothing repeated, nothing of the old rows skipped: 25 is new and after
+    // the cursor, so it belongs here; 5 and 15 are before it.
+    assert_eq!(scores(&second.items), [25, 30]);
+    let rest = order(a.select::<Item>())
+        .after(second.next.clone().unwrap())
+        .limit(10)
+        .page()
+        .await
+        .unwrap();
+    assert_eq!(scores(&rest.items), [35, 40, 50, 60]);
+    assert!(rest.next.is_none());
+
+    // Back from the second page: the rows just before it, in order.
+    let back = order(a.select::<Item>())
+        .before(second.prev.clone().unwrap())
+        .limit(2)
+        .page()
+        .await
+        .unwrap();
+    assert_eq!(scores(&back.items), [15, 20]);
+    assert!(back.prev.is_some(), "5 and 10 come before");
+    assert_eq!(back.next, first.next);
+    let start = order(a.select::<Item>())
+        .before(back.prev.unwrap())
+        .limit(5)
+        .page()
+        .await
+        .unwrap();
+    assert_eq!(scores(&start.items), [5, 10]);
+    assert!(start.prev.is_none());
+
+    // A token round trip continues the same query; count honours the cursor.
+    let token = first.next.unwrap().to_token();
+    let resumed = order(a.select::<Item>())
+        .after(Cursor::from_token(&token).unwrap())
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(resumed, 6); // 25, 30, 35, 40, 50, 60
+    assert_eq!(b.select::<Item>().count().await.unwrap(), 10);
+}
+
+fn scores(items: &[Item]) -> Vec<i32> {
+    items.iter().map(|i| i.score).collect()
+}
+
+#[tokio::test]
+async fn keyset_misuse_is_an_error_before_anything_is_sent() {
+    let test = TestDatabase::new().await.unwrap();
+    let [a, _] = tenants(&test, ["ka", "kb"]).await;
+    create_items(&a).await;
+    add_items(&a, "x", &[1, 2, 3]).await;
+
+    let no_order = a.select::<Item>().limit(2).page().await;
+    assert!(matches!(no_order, Err(Error::Config(_))), "{no_order:?}");
+
+    let page = a
+        .select::<Item>()
+        .order_by(Item::SCORE.asc())
+        .order_by(Item::ID.asc())
+        .limit(1)
+        .page()
+        .await
+        .unwrap();
+    let cursor = page.next.unwrap();
+    assert_eq!(cursor.len(), 2);
+    // A cursor for two columns on a query ordered by one.
+    let wrong_width = a
+        .select::<Item>()
+        .order_by(Item::ID.asc())
+        .after(cursor.clone())
+        .all()
+        .await;
+    assert!(
+        matches!(wrong_width, Err(Error::Config(_))),
+        "{wrong_width:?}"
+    );
+    // A cursor of (int, bigint) on (text, bigint): refused by type, not
+    // reinterpreted.
+    let wrong_type = a
+        .select::<Item>()
+        .order_by(Item::NAME.asc())
+        .order_by(Item::ID.asc())
+        .after(cursor)
+        .all()
+        .await;
+    assert!(wrong_type.is_err(), "{wrong_type:?}");
+    assert!(Cursor::from_token("20:zz").is_err());
+}
+
+#[tokio::test]
+async fn keyset_conditions_use_the_index() {
+    let test = TestDatabase::new().await.unwrap();
+    let [a, _] = tenants(&test, ["ia", "ib"]).await;
+    create_items(&a).await;
+    a.execute(
+        "INSERT INTO {{tables.items}} (score, name)
+         SELECT g % 100, 'n' || g FROM generate_series(1, 20000) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    a.execute("ANALYZE {{tables.items}}", &[]).await.unwrap();
+    let page = a
+        .select::<Item>()
+        .order_by(Item::SCORE.asc())
+        .order_by(Item::ID.asc())
+        .limit(10)
+        .page()
+        .await
+        .unwrap();
+    let next = page.next.unwrap();
+    let q = a
+        .select::<Item>()
+        .order_by(Item::SCORE.asc())
+        .order_by(Item::ID.asc())
+        .after(next.clone())
+        .limit(10);
+    let sql = q.to_sql().unwrap();
+    // Explain the statement as the builder sends it, with the cursor's
+    // values bound the same way (as raw, typed parameters).
+    let explain = format!("EXPLAIN {sql}");
+    let last = page.items.last().unwrap();
+    let plan = a
+        .fetch_all(&explain, &[&last.score, &last.id, &10i64])
+        .await
+        .unwrap();
+    let plan: Vec<String> = plan.iter().map(|r| r.get::<String>(0usize)).collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Index"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("ROW(score, id) > ROW("), "{plan}");
+}
