@@ -11,7 +11,7 @@ use syn::{DeriveInput, Index};
 use crate::ast::{Container, Field};
 use crate::attr::Derive;
 use crate::dummy::wrap_in_const;
-use crate::{expand_from_row, ops, valid};
+use crate::{expand_from_row, ops, sql_type, valid};
 
 /// `#[derive(Table)]`: the impls and constants, or every error in the input.
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -104,6 +104,12 @@ fn column_def(field: &Field) -> TokenStream {
     if let Some(sql_type) = &field.attrs.sql_type {
         let lit = &sql_type.lit;
         def.extend(quote!(.sql_type(#lit)));
+    }
+    if let Some(inferred) = sql_type::infer(field) {
+        def.extend(quote!(.inferred_type(#inferred)));
+    }
+    if field.option_inner.is_some() {
+        def.extend(quote!(.nullable()));
     }
     def
 }

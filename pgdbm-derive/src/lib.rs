@@ -22,6 +22,7 @@ mod expand_table;
 mod fallback;
 mod naming;
 mod ops;
+mod sql_type;
 mod test_attr;
 mod valid;
 

@@ -786,6 +786,21 @@ macro_rules! query_methods {
                 $crate::query::delete_row($crate::query::Target::from(self), row).await
             }
 
+            #[doc = "Creates `T`'s table in this schema if it does not exist, from the struct: see"]
+            #[doc = "[`create_table_sql`](crate::create_table_sql) for the types, keys and defaults."]
+            #[doc = "Meant for tests and prototypes; migrations own production schemas."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.create_table::<User>().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn create_table<T: $crate::Table>(&self) -> $crate::Result<()> {
+                $crate::ddl::create_table::<T>($crate::query::Target::from(self)).await
+            }
+
             #[doc = "Runs a hand-built sea-query statement; returns rows affected."]
             #[doc = ""]
             #[doc = "Tables the audit can see (FROM, INTO, UPDATE, DELETE FROM, JOIN tables) must carry"]

@@ -337,6 +337,20 @@ pub trait Executor: sealed::Sealed + Sync {
         async move { query::delete_row(target, row).await }
     }
 
+    /// Creates `T`'s table in the executor's schema if it does not exist;
+    /// see [`create_table_sql`](crate::create_table_sql).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key)] id: i64, email: String }
+    /// # async fn f(ex: &impl pgdbm::Executor) -> pgdbm::Result<()> {
+    /// ex.create_table::<User>().await?;
+    /// # Ok(()) }
+    /// ```
+    fn create_table<T: Table>(&self) -> impl Future<Output = Result<()>> + Send {
+        let Handle(target) = self.__handle();
+        async move { crate::ddl::create_table::<T>(target).await }
+    }
+
     /// The SQL a template expands to here.
     ///
     /// ```no_run

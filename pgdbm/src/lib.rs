@@ -106,6 +106,7 @@ mod conn;
 mod connection;
 mod copy;
 mod database;
+mod ddl;
 mod error;
 mod executor;
 mod fasthash;
@@ -135,6 +136,7 @@ pub use config::{DatabaseConfig, SslMode};
 pub use conn::Conn;
 pub use copy::{CopyOutStream, CopyRecord};
 pub use database::Database;
+pub use ddl::create_table_sql;
 pub use error::{
     ConfigError, ConnectError, DatabaseError, DriverError, Error, IdentifierError, Result,
     RowMappingError, SessionStateError, TemplateError, TimeoutError, TlsError, TlsFailure,
