@@ -224,7 +224,7 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> FieldAttr
     out
 }
 
-fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
     let path = &meta.path;
     let mut tokens = path.to_token_stream();
     if meta.input.peek(Token![=]) {
@@ -239,7 +239,11 @@ fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
 }
 
 /// The value of `key = "..."`, or `None` after recording why it is not one.
-fn string_value(cx: &Ctxt, meta: &ParseNestedMeta, example: &str) -> syn::Result<Option<Valued>> {
+pub(crate) fn string_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    example: &str,
+) -> syn::Result<Option<Valued>> {
     let path = &meta.path;
     let key = path_name(path);
     if !meta.input.peek(Token![=]) {
@@ -272,7 +276,7 @@ fn string_value(cx: &Ctxt, meta: &ParseNestedMeta, example: &str) -> syn::Result
     Ok(Some(Valued { value, lit, tokens }))
 }
 
-fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
+pub(crate) fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
     match slot {
         Some(first) => cx.error_spanned_by(
             &value.tokens,
@@ -285,7 +289,12 @@ fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
     }
 }
 
-fn set_flag(cx: &Ctxt, meta: &ParseNestedMeta, slot: &mut Flag, key: &str) -> syn::Result<()> {
+pub(crate) fn set_flag(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    slot: &mut Flag,
+    key: &str,
+) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
@@ -302,7 +311,7 @@ fn set_flag(cx: &Ctxt, meta: &ParseNestedMeta, slot: &mut Flag, key: &str) -> sy
 }
 
 /// Consumes what follows a key we reject, so the keys after it are still read.
-fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
         meta.value()?.parse::<Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {
@@ -311,7 +320,7 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-fn path_name(path: &Path) -> String {
+pub(crate) fn path_name(path: &Path) -> String {
     match path.get_ident() {
         Some(ident) => ident.to_string(),
         None => path
@@ -323,7 +332,7 @@ fn path_name(path: &Path) -> String {
     }
 }
 
-fn list(keys: &[&str]) -> String {
+pub(crate) fn list(keys: &[&str]) -> String {
     keys.iter()
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()

@@ -42,6 +42,17 @@ fn impl_table(container: &Container) -> TokenStream {
         let value = ops::param(field, quote!(&self.#member));
         quote!(#index => #value,)
     });
+    // A `pgdbm::Enum` field's DDL type lives in the manager's schema, so
+    // it is picked at run time; the probe answers `None` for other types.
+    let runtime_types = container
+        .columns()
+        .filter(|(_, field)| !field.is_json())
+        .map(|(index, field)| {
+            let ty = field.value_ty();
+            quote! {
+                #index => (&&::pgdbm::__private::EnumProbe::<#ty>::NEW).__pgdbm_sql_type(schema),
+            }
+        });
     let key_ty = key_type(container);
     let keys: Vec<&Field> = container.key_fields().collect();
     let key_values: TokenStream = match keys.as_slice() {
@@ -76,6 +87,19 @@ fn impl_table(container: &Container) -> TokenStream {
                         index,
                         #column_count,
                     ),
+                }
+            }
+
+            fn __runtime_sql_type(
+                index: ::core::primitive::usize,
+                schema: ::core::option::Option<&::core::primitive::str>,
+            ) -> ::core::option::Option<::pgdbm::__private::String> {
+                #[allow(unused_imports)]
+                use ::pgdbm::__private::{ViaEnum as _, ViaOther as _};
+                let _ = schema;
+                match index {
+                    #(#runtime_types)*
+                    _ => ::core::option::Option::None,
                 }
             }
 

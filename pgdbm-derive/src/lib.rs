@@ -17,6 +17,8 @@ mod attr;
 mod ctxt;
 mod dummy;
 mod embed;
+mod enum_model;
+mod expand_enum;
 mod expand_from_row;
 mod expand_table;
 mod fallback;
@@ -121,6 +123,37 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand_from_row::derive(&input)
         .unwrap_or_else(|error| fallback::from_row(&input, error))
+        .into()
+}
+
+/// Derives `pgdbm::Enum`, tokio-postgres' `ToSql` and `FromSql` for a
+/// fieldless enum: a PostgreSQL enum type (created per schema with
+/// `db.create_enum::<E>()`) or, with `#[pgdbm(text)]`, a text column.
+///
+/// ```
+/// #[derive(pgdbm::Enum, Debug, Clone, Copy, PartialEq)]
+/// #[pgdbm(rename_all = "snake_case")]
+/// enum OrderStatus {
+///     Pending,
+///     PaidInFull,
+///     #[pgdbm(rename = "void")]
+///     Cancelled,
+/// }
+/// ```
+///
+/// Enum attributes: `type_name = ".."` (default: the enum's name in
+/// snake_case, `order_status`), `rename_all = ".."` (`lowercase`,
+/// `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`,
+/// `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`; default:
+/// the variant names as written) and `text`. Variant attribute:
+/// `rename = ".."`. Variants with fields, generic enums, empty enums,
+/// two variants with one label and labels over 63 bytes are compile errors.
+/// The enum must implement `Debug`, which tokio-postgres' `ToSql` requires.
+#[proc_macro_derive(Enum, attributes(pgdbm))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_enum::derive(&input)
+        .unwrap_or_else(|error| fallback::enum_(&input, error))
         .into()
 }
 

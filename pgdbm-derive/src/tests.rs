@@ -253,7 +253,9 @@ fn wrong_shapes() {
                 A,
             }
         )),
-        ["#[derive(Table)] needs a struct with named fields; enums are not supported"]
+        [
+            "#[derive(Table)] needs a struct with named fields; enums are not supported (for a column holding an enum, derive pgdbm::Enum on it)"
+        ]
     );
     assert_eq!(
         table_errors(quote!(

@@ -14,7 +14,7 @@ use crate::table::Table;
 /// `String` → `text`, `Vec<u8>` → `bytea`, `Vec<T>` → `T[]`, json fields
 /// and `serde_json::Value` → `jsonb`, chrono and time types → `date`/
 /// `time`/`timestamp`/`timestamptz`, `Uuid` → `uuid`, `Decimal` →
-/// `numeric`), else, for a `pgdbm::Enum` field, its enum type
+/// `numeric`), else, for a [`pgdbm::Enum`](crate::Enum) field, its enum type
 /// in the same schema (or `text`). A column of another type is
 /// [`Error::Config`] naming it: add `sql_type`.
 ///

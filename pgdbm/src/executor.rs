@@ -801,6 +801,22 @@ macro_rules! query_methods {
                 $crate::ddl::create_table::<T>($crate::query::Target::from(self)).await
             }
 
+            #[doc = "Creates enum `E`'s PostgreSQL type in this schema (`\"schema\".\"type_name\"`, so each tenant"]
+            #[doc = "has its own) unless a type of that name is there already; nothing for a `#[pgdbm(text)]`"]
+            #[doc = "enum. An existing type is left as it is: add labels with a migration"]
+            #[doc = "(`ALTER TYPE .. ADD VALUE`). Safe inside a transaction and from two services at once."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Enum, Debug)] enum Status { Pending, Paid }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.create_enum::<Status>().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn create_enum<E: $crate::Enum>(&self) -> $crate::Result<()> {
+                $crate::enums::create_enum::<E>($crate::query::Target::from(self)).await
+            }
+
             #[doc = "Runs a hand-built sea-query statement; returns rows affected."]
             #[doc = ""]
             #[doc = "Tables the audit can see (FROM, INTO, UPDATE, DELETE FROM, JOIN tables) must carry"]

@@ -351,6 +351,19 @@ pub trait Executor: sealed::Sealed + Sync {
         async move { crate::ddl::create_table::<T>(target).await }
     }
 
+    /// Creates enum `E`'s type in the executor's schema unless it exists.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Enum, Debug)] enum Status { Pending, Paid }
+    /// # async fn f(ex: &impl pgdbm::Executor) -> pgdbm::Result<()> {
+    /// ex.create_enum::<Status>().await?;
+    /// # Ok(()) }
+    /// ```
+    fn create_enum<E: crate::Enum>(&self) -> impl Future<Output = Result<()>> + Send {
+        let Handle(target) = self.__handle();
+        async move { crate::enums::create_enum::<E>(target).await }
+    }
+
     /// The SQL a template expands to here.
     ///
     /// ```no_run

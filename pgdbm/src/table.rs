@@ -212,7 +212,7 @@ pub trait Table: FromRow + Send + Sync + 'static {
     fn key_values<'a>(key: &'a Self::Key, out: &mut Vec<Param<'a>>);
 
     /// The SQL type of column `index` when it is only known at run time: a
-    /// `pgdbm::Enum` field's type, qualified with the
+    /// [`pgdbm::Enum`](crate::Enum) field's type, qualified with the
     /// manager's schema. Generated; used by `create_table_sql`.
     #[doc(hidden)]
     fn __runtime_sql_type(index: usize, schema: Option<&str>) -> Option<String> {
