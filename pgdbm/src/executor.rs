@@ -817,6 +817,66 @@ macro_rules! query_methods {
                 $crate::enums::create_enum::<E>($crate::query::Target::from(self)).await
             }
 
+            #[doc = "belongs_to without N+1: the `C` rows whose primary key is `key(parent)` for some parent,"]
+            #[doc = "in one query (`WHERE \"schema\".\"c\".\"id\" = ANY($1)`, the distinct keys as one array),"]
+            #[doc = "by key. `C` needs a single-column primary key (with a composite key this does not compile:"]
+            #[doc = "use [`load_many`](Self::load_many) on one column); no parents, no query."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let invoices: Vec<Invoice> = x.select::<Invoice>().all().await?;"]
+            #[doc = "let customers = x.load_related::<Customer, _, _>(&invoices, |i| i.customer_id).await?;"]
+            #[doc = "for invoice in &invoices {"]
+            #[doc = "    let customer: Option<&Customer> = customers.get(&invoice.customer_id);"]
+            #[doc = "}"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_related<C, P, K>(
+                &self,
+                parents: &[P],
+                key: impl Fn(&P) -> K,
+            ) -> $crate::Result<std::collections::HashMap<K, C>>
+            where
+                C: $crate::Table<Key = K>,
+                K: $crate::RelationKey,
+            {
+                let keys = $crate::query::keys_of(parents, key);
+                $crate::query::load_related::<C, K>($crate::query::Target::from(self), keys).await
+            }
+
+            #[doc = "has_many without N+1: the `C` rows whose `column` is `key(parent)` for some parent, in"]
+            #[doc = "one query (`= ANY($1)`), grouped by that key, each group in `C`'s primary key order."]
+            #[doc = "A parent without children has no entry."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let customers: Vec<Customer> = x.select::<Customer>().all().await?;"]
+            #[doc = "let invoices = x.load_many(&customers, |c| c.id, Invoice::CUSTOMER_ID).await?;"]
+            #[doc = "for customer in &customers {"]
+            #[doc = "    let theirs: &[Invoice] = invoices.get(&customer.id).map_or(&[], Vec::as_slice);"]
+            #[doc = "}"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_many<C, P, K, F>(
+                &self,
+                parents: &[P],
+                key: impl Fn(&P) -> K,
+                column: $crate::Column<C, K, F>,
+            ) -> $crate::Result<std::collections::HashMap<K, Vec<C>>>
+            where
+                C: $crate::Table,
+                K: $crate::RelationKey,
+            {
+                let keys = $crate::query::keys_of(parents, key);
+                $crate::query::load_many($crate::query::Target::from(self), keys, column).await
+            }
+
             #[doc = "Runs a hand-built sea-query statement; returns rows affected."]
             #[doc = ""]
             #[doc = "Tables the audit can see (FROM, INTO, UPDATE, DELETE FROM, JOIN tables) must carry"]

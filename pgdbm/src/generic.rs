@@ -364,6 +364,57 @@ pub trait Executor: sealed::Sealed + Sync {
         async move { crate::enums::create_enum::<E>(target).await }
     }
 
+    /// belongs_to in one query: the `C` rows whose primary key is
+    /// `key(parent)`, by key; see `Database::load_related`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, invoices: Vec<Invoice>) -> pgdbm::Result<()> {
+    /// let customers = ex.load_related::<Customer, _, _>(&invoices, |i| i.customer_id).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_related<C, P, K>(
+        &self,
+        parents: &[P],
+        key: impl Fn(&P) -> K,
+    ) -> impl Future<Output = Result<std::collections::HashMap<K, C>>> + Send
+    where
+        C: Table<Key = K>,
+        K: crate::RelationKey,
+    {
+        // Keys are taken now, so the future holds neither the parents nor
+        // the closure.
+        let keys = query::keys_of(parents, key);
+        let Handle(target) = self.__handle();
+        async move { query::load_related::<C, K>(target, keys).await }
+    }
+
+    /// has_many in one query: the `C` rows whose `column` is
+    /// `key(parent)`, grouped by it; see `Database::load_many`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, customers: Vec<Customer>) -> pgdbm::Result<()> {
+    /// let invoices = ex.load_many(&customers, |c| c.id, Invoice::CUSTOMER_ID).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_many<C, P, K, F>(
+        &self,
+        parents: &[P],
+        key: impl Fn(&P) -> K,
+        column: crate::Column<C, K, F>,
+    ) -> impl Future<Output = Result<std::collections::HashMap<K, Vec<C>>>> + Send
+    where
+        C: Table,
+        K: crate::RelationKey,
+    {
+        let keys = query::keys_of(parents, key);
+        let Handle(target) = self.__handle();
+        async move { query::load_many(target, keys, column).await }
+    }
+
     /// The SQL a template expands to here.
     ///
     /// ```no_run

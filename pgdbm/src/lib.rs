@@ -195,7 +195,7 @@ pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use prepared::Prepared;
 pub use query::{
     ColumnNames, ColumnValue, Columns, CountAll, Cursor, Delete, Expr, Insert, InsertReturning,
-    OnConflict, OrderBy, Page, Select, Update, count_all,
+    OnConflict, OrderBy, Page, RelationKey, Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
 pub use row_de::Serde;

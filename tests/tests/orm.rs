@@ -800,3 +800,136 @@ async fn an_unknown_label_is_a_row_mapping_error_naming_it() {
     assert_eq!(one, 1);
     tx.commit().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Relations
+// ---------------------------------------------------------------------------
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[pgdbm(table = "customers")]
+struct Customer {
+    #[pgdbm(primary_key, generated)]
+    id: i64,
+    name: String,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[pgdbm(table = "invoices")]
+struct Invoice {
+    #[pgdbm(primary_key, generated)]
+    id: i64,
+    customer_id: i64,
+    total: i32,
+    note: Option<String>,
+}
+
+async fn billing(db: &Database, names: &[&str], invoices: &[(usize, i32)]) -> Vec<Customer> {
+    db.create_schema().await.unwrap();
+    db.create_table::<Customer>().await.unwrap();
+    db.create_table::<Invoice>().await.unwrap();
+    let customers: Vec<Customer> = names
+        .iter()
+        .map(|n| Customer {
+            id: 0,
+            name: (*n).into(),
+        })
+        .collect();
+    let customers = db
+        .insert_many(&customers)
+        .returning::<Customer>()
+        .all()
+        .await
+        .unwrap();
+    let rows: Vec<Invoice> = invoices
+        .iter()
+        .map(|&(c, total)| Invoice {
+            id: 0,
+            customer_id: customers[c].id,
+            total,
+            note: None,
+        })
+        .collect();
+    db.insert_many(&rows).await.unwrap();
+    customers
+}
+
+#[tokio::test]
+async fn relations_load_in_one_query_per_side_and_per_tenant() {
+    let test = TestDatabase::new().await.unwrap();
+    let [a, b] = tenants(&test, ["rel_a", "rel_b"]).await;
+    // Both tenants number their customers from 1: a key alone must never
+    // reach the other tenant's row.
+    let ca = billing(
+        &a,
+        &["Ann", "Bob", "Cy"],
+        &[(0, 10), (1, 20), (0, 30), (0, 40)],
+    )
+    .await;
+    let cb = billing(&b, &["Zed"], &[(0, 99)]).await;
+    assert_eq!(ca[0].id, cb[0].id);
+
+    // belongs_to.
+    let invoices = a
+        .select::<Invoice>()
+        .order_by(Invoice::ID.asc())
+        .all()
+        .await
+        .unwrap();
+    let customers = a
+        .load_related::<Customer, _, _>(&invoices, |i| i.customer_id)
+        .await
+        .unwrap();
+    assert_eq!(customers.len(), 2, "distinct keys only");
+    let names: Vec<&str> = invoices
+        .iter()
+        .map(|i| customers[&i.customer_id].name.as_str())
+        .collect();
+    assert_eq!(names, ["Ann", "Bob", "Ann", "Ann"]);
+    let theirs = b
+        .load_related::<Customer, _, _>(&invoices[..1], |i| i.customer_id)
+        .await
+        .unwrap();
+    assert_eq!(theirs[&ca[0].id].name, "Zed");
+
+    // has_many, grouped and in key order; a customer without invoices has
+    // no entry.
+    let by_customer = a
+        .load_many(&ca, |c| c.id, Invoice::CUSTOMER_ID)
+        .await
+        .unwrap();
+    let totals = |c: &Customer| -> Vec<i32> {
+        by_customer
+            .get(&c.id)
+            .map_or(Vec::new(), |v| v.iter().map(|i| i.total).collect())
+    };
+    assert_eq!(totals(&ca[0]), [10, 30, 40]);
+    assert_eq!(totals(&ca[1]), [20]);
+    assert!(totals(&ca[2]).is_empty());
+    let zed = b
+        .load_many(&cb, |c| c.id, Invoice::CUSTOMER_ID)
+        .await
+        .unwrap();
+    assert_eq!(zed[&cb[0].id].len(), 1);
+    assert_eq!(zed[&cb[0].id][0].total, 99);
+
+    // No parents: an empty map, nothing sent.
+    let none: Vec<Invoice> = Vec::new();
+    assert!(
+        a.load_related::<Customer, _, _>(&none, |i| i.customer_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Through the generic executor, inside a transaction.
+    async fn owners(
+        ex: &impl pgdbm::Executor,
+        invoices: &[Invoice],
+    ) -> pgdbm::Result<std::collections::HashMap<i64, Customer>> {
+        ex.load_related::<Customer, _, _>(invoices, |i| i.customer_id)
+            .await
+    }
+    let tx = a.transaction().await.unwrap();
+    assert_eq!(owners(&tx, &invoices).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+}

@@ -11,12 +11,15 @@
 
 mod expr;
 mod page;
+mod relations;
 mod render;
 mod select;
 mod write;
 
 pub use expr::{ColumnValue, CountAll, Expr, OrderBy, count_all};
 pub use page::{Cursor, Page};
+pub use relations::RelationKey;
+pub(crate) use relations::{keys_of, load_many, load_related};
 pub(crate) use render::{ShapeCache, Target};
 pub use select::{Columns, Select};
 pub use write::{ColumnNames, Delete, Insert, InsertReturning, OnConflict, Update};

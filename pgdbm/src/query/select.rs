@@ -46,6 +46,9 @@ pub(crate) struct SelectShape {
     /// The ordering columns again after the selected ones, for the cursors
     /// of a page.
     cursor_columns: bool,
+    /// Columns read after the selected ones by pgdbm itself (the key a
+    /// related row is grouped by).
+    trailing: Vec<ColRef>,
     limit: bool,
     offset: bool,
 }
@@ -121,6 +124,7 @@ impl<'e, T: Table> Select<'e, T, T> {
                 keyset: None,
                 keyset_order: Vec::new(),
                 cursor_columns: false,
+                trailing: Vec::new(),
                 limit: false,
                 offset: false,
             },
@@ -132,6 +136,37 @@ impl<'e, T: Table> Select<'e, T, T> {
             offset: None,
             _rows: PhantomData,
         }
+    }
+
+    /// Also reads `col` after the selected columns (see [`keyed`](Select::keyed)).
+    pub(crate) fn trailing(mut self, col: ColRef) -> Self {
+        self.shape.trailing.push(col);
+        self
+    }
+
+    /// The rows, each with the value of its first trailing column.
+    pub(crate) async fn keyed<K: FromSqlOwned>(self) -> Result<Vec<(K, T)>> {
+        let built = self.built(&self.shape)?;
+        let params = self.params(&built);
+        let (statement, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
+        let width = self.shape.columns.len();
+        let columns = &statement.columns()[..width];
+        let indices = match built.indices.get() {
+            Some(indices) => indices.clone(),
+            None => {
+                let indices = crate::table::resolve::<T>(columns)?;
+                T::check(columns, &indices)?;
+                built.indices.get_or_init(|| indices).clone()
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::row::read_column::<K>(row, width)?,
+                    T::decode(row, &indices)?,
+                ))
+            })
+            .collect()
     }
 
     /// A filter built by pgdbm with values borrowed for the builder's life.
@@ -664,6 +699,9 @@ fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStat
                 for order in &shape.order {
                     q.expr(column(schema, order.column));
                 }
+            }
+            for col in &shape.trailing {
+                q.expr(column(schema, *col));
             }
         }
         SelectKind::Count => {
