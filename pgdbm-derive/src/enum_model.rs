@@ -295,3 +295,27 @@ pub(crate) fn apply(rule: &str, name: &str) -> String {
         _ => name.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::apply;
+
+    #[test]
+    fn rename_rules_spell_labels_as_serde_does() {
+        let cases = [
+            ("lowercase", "PaidInFull", "paidinfull"),
+            ("UPPERCASE", "PaidInFull", "PAIDINFULL"),
+            ("PascalCase", "PaidInFull", "PaidInFull"),
+            ("camelCase", "PaidInFull", "paidInFull"),
+            ("snake_case", "PaidInFull", "paid_in_full"),
+            ("SCREAMING_SNAKE_CASE", "PaidInFull", "PAID_IN_FULL"),
+            ("kebab-case", "PaidInFull", "paid-in-full"),
+            ("SCREAMING-KEBAB-CASE", "PaidInFull", "PAID-IN-FULL"),
+            ("snake_case", "HTTPError", "http_error"),
+            ("kebab-case", "V2", "v2"),
+        ];
+        for (rule, name, label) in cases {
+            assert_eq!(apply(rule, name), label, "{rule} of {name}");
+        }
+    }
+}

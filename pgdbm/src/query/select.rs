@@ -645,6 +645,8 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// The matching rows as a stream, read from the server as consumed.
+    /// (After [`before`](Select::before) the stream reads backwards from the
+    /// cursor, nearest row first: it cannot reverse rows it has not read.)
     ///
     /// ```no_run
     /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
