@@ -28,6 +28,7 @@ struct Customer {
 struct Invoice {
     #[pgdbm(primary_key, generated)]
     id: i64,
+    #[pgdbm(belongs_to = Customer)]
     customer_id: i64,
     total_cents: i64,
     status: InvoiceStatus,
@@ -107,9 +108,7 @@ async fn main() -> pgdbm::Result<()> {
         let page = q.page().await?;
 
         // Each page's customers in one more query, not one per invoice.
-        let customers = acme
-            .load_related::<Customer, _, _>(&page.items, |i| i.customer_id)
-            .await?;
+        let customers = acme.load_belongs_to::<Customer, _>(&page.items).await?;
         for invoice in &page.items {
             let who = customers
                 .get(&invoice.customer_id)

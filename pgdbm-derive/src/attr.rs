@@ -22,8 +22,17 @@ pub(crate) const GENERATED: &str = "generated";
 pub(crate) const SKIP: &str = "skip";
 pub(crate) const JSON: &str = "json";
 pub(crate) const SQL_TYPE: &str = "sql_type";
+pub(crate) const BELONGS_TO: &str = "belongs_to";
 
-const TABLE_FIELD_KEYS: &[&str] = &[COLUMN, PRIMARY_KEY, GENERATED, SKIP, JSON, SQL_TYPE];
+const TABLE_FIELD_KEYS: &[&str] = &[
+    COLUMN,
+    PRIMARY_KEY,
+    GENERATED,
+    SKIP,
+    JSON,
+    SQL_TYPE,
+    BELONGS_TO,
+];
 const FROM_ROW_FIELD_KEYS: &[&str] = &[COLUMN, JSON, SKIP];
 
 /// Which derive is reading the attributes: `FromRow` accepts fewer keys.
@@ -83,6 +92,8 @@ pub(crate) struct FieldAttrs {
     pub(crate) skip: Flag,
     pub(crate) json: Flag,
     pub(crate) sql_type: Option<Valued>,
+    /// `belongs_to = Customer`: the type, and the key as written.
+    pub(crate) belongs_to: Option<(syn::Type, TokenStream)>,
 }
 
 impl FieldAttrs {
@@ -103,6 +114,9 @@ impl FieldAttrs {
         }
         if let Some(v) = &self.sql_type {
             keys.push((SQL_TYPE, v.tokens.clone()));
+        }
+        if let Some((_, tokens)) = &self.belongs_to {
+            keys.push((BELONGS_TO, tokens.clone()));
         }
         keys
     }
@@ -184,6 +198,25 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> FieldAttr
                     SQL_TYPE => {
                         if let Some(sql_type) = string_value(cx, &meta, "timestamptz")? {
                             set_once(cx, &mut out.sql_type, sql_type, SQL_TYPE);
+                        }
+                    }
+                    BELONGS_TO => {
+                        let path = meta.path.clone();
+                        if !meta.input.peek(Token![=]) {
+                            cx.error_spanned_by(
+                                &path,
+                                "`belongs_to` needs the parent table's type, as in \
+                                 `belongs_to = Customer`",
+                            );
+                            skip_value(&meta)?;
+                        } else {
+                            let ty: syn::Type = meta.value()?.parse()?;
+                            let tokens = quote!(#path = #ty);
+                            if out.belongs_to.is_some() {
+                                cx.error_spanned_by(tokens, "duplicate `belongs_to` attribute");
+                            } else {
+                                out.belongs_to = Some((ty, tokens));
+                            }
                         }
                     }
                     PRIMARY_KEY => set_flag(cx, &meta, &mut out.primary_key, PRIMARY_KEY)?,

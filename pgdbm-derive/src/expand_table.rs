@@ -20,14 +20,44 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let prelude = ops::prelude(&container, true);
     let table = impl_table(&container);
     let constants = column_constants(&container);
+    let belongs_to = belongs_to(&container);
     let from_row = expand_from_row::derive_impl(&container);
     Ok(wrap_in_const(quote! {
         #assertions
         #prelude
         #table
         #constants
+        #belongs_to
         #from_row
     }))
+}
+
+/// `impl BelongsTo<Parent> for Child` for each `belongs_to` field: the
+/// foreign key's column and value. The value converts into the parent's
+/// key type, so a mismatch is an error at the field.
+fn belongs_to(container: &Container) -> TokenStream {
+    let ident = container.ident;
+    container
+        .columns()
+        .filter_map(|(_, field)| {
+            let (parent, _) = field.attrs.belongs_to.as_ref()?;
+            let member = field.ident;
+            let column = &field.column;
+            let value = match field.option_inner {
+                Some(_) => quote!(::core::clone::Clone::clone(&self.#member)),
+                None => quote!(::core::option::Option::Some(::core::clone::Clone::clone(&self.#member))),
+            };
+            Some(quote! {
+                #[automatically_derived]
+                impl ::pgdbm::__private::BelongsTo<#parent> for #ident {
+                    const FOREIGN_KEY: &'static ::core::primitive::str = #column;
+                    fn foreign_key(&self) -> ::core::option::Option<<#parent as ::pgdbm::__private::Table>::Key> {
+                        #value
+                    }
+                }
+            })
+        })
+        .collect()
 }
 
 fn impl_table(container: &Container) -> TokenStream {

@@ -70,6 +70,12 @@ use syn::{DeriveInput, LitStr, parse_macro_input};
 /// - `json`: stored as json/jsonb through serde (`Json<T>`); an `Option<T>`
 ///   field stores `None` as SQL NULL.
 /// - `sql_type = "..."`: the column's SQL type, recorded in `ColumnDef`.
+///   Without it, `CREATE TABLE` from the struct reads the type from the
+///   field's Rust type (`ColumnDef::inferred_type`).
+/// - `belongs_to = Parent`: the field is a foreign key to `Parent`'s
+///   single-column primary key (its type, or an `Option` of it);
+///   implements `pgdbm::BelongsTo<Parent>`, for `db.load_belongs_to`. One
+///   per parent type.
 /// - `skip`: not a column; decoding fills it with `Default::default()`.
 ///   It cannot be combined with any other key.
 ///

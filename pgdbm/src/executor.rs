@@ -847,6 +847,31 @@ macro_rules! query_methods {
                 $crate::query::load_related::<C, K>($crate::query::Target::from(self), keys).await
             }
 
+            #[doc = "[`load_related`](Self::load_related) through a `#[pgdbm(belongs_to = C)]` field: the `C` rows"]
+            #[doc = "`children` point at, by key, in one query. NULL foreign keys are skipped."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, #[pgdbm(belongs_to = Customer)] customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let invoices: Vec<Invoice> = x.select::<Invoice>().all().await?;"]
+            #[doc = "let customers = x.load_belongs_to::<Customer, _>(&invoices).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_belongs_to<C, P>(
+                &self,
+                children: &[P],
+            ) -> $crate::Result<std::collections::HashMap<C::Key, C>>
+            where
+                C: $crate::Table,
+                C::Key: $crate::RelationKey,
+                P: $crate::BelongsTo<C>,
+            {
+                let keys = $crate::query::foreign_keys_of::<P, C>(children);
+                $crate::query::load_related::<C, C::Key>($crate::query::Target::from(self), keys).await
+            }
+
             #[doc = "has_many without N+1: the `C` rows whose `column` is `key(parent)` for some parent, in"]
             #[doc = "one query (`= ANY($1)`), grouped by that key, each group in `C`'s primary key order."]
             #[doc = "A parent without children has no entry."]

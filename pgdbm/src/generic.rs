@@ -390,6 +390,30 @@ pub trait Executor: sealed::Sealed + Sync {
         async move { query::load_related::<C, K>(target, keys).await }
     }
 
+    /// belongs_to through a `#[pgdbm(belongs_to = C)]` field, in one query;
+    /// see `Database::load_belongs_to`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, #[pgdbm(belongs_to = Customer)] customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, invoices: Vec<Invoice>) -> pgdbm::Result<()> {
+    /// let customers = ex.load_belongs_to::<Customer, _>(&invoices).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_belongs_to<C, P>(
+        &self,
+        children: &[P],
+    ) -> impl Future<Output = Result<std::collections::HashMap<C::Key, C>>> + Send
+    where
+        C: Table,
+        C::Key: crate::RelationKey,
+        P: crate::BelongsTo<C>,
+    {
+        let keys = query::foreign_keys_of::<P, C>(children);
+        let Handle(target) = self.__handle();
+        async move { query::load_related::<C, C::Key>(target, keys).await }
+    }
+
     /// has_many in one query: the `C` rows whose `column` is
     /// `key(parent)`, grouped by it; see `Database::load_many`.
     ///

@@ -194,8 +194,8 @@ pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use prepared::Prepared;
 pub use query::{
-    ColumnNames, ColumnValue, Columns, CountAll, Cursor, Delete, Expr, Insert, InsertReturning,
-    OnConflict, OrderBy, Page, RelationKey, Select, Update, count_all,
+    BelongsTo, ColumnNames, ColumnValue, Columns, CountAll, Cursor, Delete, Expr, Insert,
+    InsertReturning, OnConflict, OrderBy, Page, RelationKey, Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
 pub use row_de::Serde;
@@ -301,6 +301,7 @@ pub mod __private {
         from_sql as enum_from_sql, to_sql as enum_to_sql, to_sql_checked as enum_to_sql_checked,
     };
     pub use crate::error::{Error, Result};
+    pub use crate::query::BelongsTo;
     pub use crate::table::{
         Column, ColumnDef, FromRow, NoPrimaryKey, Param, RowSource, Table, check_column,
     };

@@ -874,9 +874,20 @@ struct Customer {
 struct Invoice {
     #[pgdbm(primary_key, generated)]
     id: i64,
+    #[pgdbm(belongs_to = Customer)]
     customer_id: i64,
     total: i32,
     note: Option<String>,
+}
+
+/// A nullable foreign key.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[pgdbm(table = "tickets")]
+struct Ticket {
+    #[pgdbm(primary_key, generated)]
+    id: i64,
+    #[pgdbm(belongs_to = Customer)]
+    customer_id: Option<i64>,
 }
 
 async fn billing(db: &Database, names: &[&str], invoices: &[(usize, i32)]) -> Vec<Customer> {
@@ -946,6 +957,29 @@ async fn relations_load_in_one_query_per_side_and_per_tenant() {
         .await
         .unwrap();
     assert_eq!(theirs[&ca[0].id].name, "Zed");
+
+    // The same through the `belongs_to` field, no closure.
+    let declared = a.load_belongs_to::<Customer, _>(&invoices).await.unwrap();
+    assert_eq!(declared, customers);
+    // NULL foreign keys are skipped; unknown ones find nothing.
+    a.create_table::<Ticket>().await.unwrap();
+    let tickets = [
+        Ticket {
+            id: 1,
+            customer_id: None,
+        },
+        Ticket {
+            id: 2,
+            customer_id: Some(ca[2].id),
+        },
+        Ticket {
+            id: 3,
+            customer_id: Some(999),
+        },
+    ];
+    let owners_of = a.load_belongs_to::<Customer, _>(&tickets).await.unwrap();
+    assert_eq!(owners_of.len(), 1);
+    assert_eq!(owners_of[&ca[2].id].name, "Cy");
 
     // has_many, grouped and in key order; a customer without invoices has
     // no entry.

@@ -25,12 +25,57 @@ pub trait RelationKey: ToSql + FromSqlOwned + Eq + Hash + Clone + Send + Sync + 
 
 impl<K: ToSql + FromSqlOwned + Eq + Hash + Clone + Send + Sync + 'static> RelationKey for K {}
 
+/// A table whose rows point at a row of `C`: implemented by
+/// `#[pgdbm(belongs_to = C)]` on the foreign key field, for
+/// [`Database::load_belongs_to`](crate::Database::load_belongs_to).
+///
+/// ```
+/// use pgdbm::{BelongsTo, Table};
+/// #[derive(Table)]
+/// #[pgdbm(table = "customers")]
+/// struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+///
+/// #[derive(Table)]
+/// #[pgdbm(table = "invoices")]
+/// struct Invoice {
+///     #[pgdbm(primary_key)]
+///     id: i64,
+///     #[pgdbm(belongs_to = Customer)]
+///     customer_id: Option<i64>,
+/// }
+///
+/// assert_eq!(<Invoice as BelongsTo<Customer>>::FOREIGN_KEY, "customer_id");
+/// let invoice = Invoice { id: 1, customer_id: Some(7) };
+/// assert_eq!(BelongsTo::<Customer>::foreign_key(&invoice), Some(7));
+/// ```
+pub trait BelongsTo<C: Table>: Table {
+    /// The foreign key column, in this table.
+    const FOREIGN_KEY: &'static str;
+    /// The parent's key this row points at (`None` for a NULL foreign key).
+    fn foreign_key(&self) -> Option<C::Key>;
+}
+
 /// The distinct keys of `parents`, in first-seen order.
 pub(crate) fn keys_of<P, K: RelationKey>(parents: &[P], key: impl Fn(&P) -> K) -> Vec<K> {
     let mut seen = HashSet::with_capacity(parents.len());
     parents
         .iter()
         .map(key)
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// The distinct parent keys `children` point at through `BelongsTo<C>`.
+pub(crate) fn foreign_keys_of<P, C>(children: &[P]) -> Vec<C::Key>
+where
+    C: Table,
+    P: BelongsTo<C>,
+    C::Key: RelationKey,
+{
+    let mut seen = HashSet::with_capacity(children.len());
+    children
+        .iter()
+        .filter_map(BelongsTo::<C>::foreign_key)
         .filter(|k| seen.insert(k.clone()))
         .collect()
 }
