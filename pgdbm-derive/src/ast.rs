@@ -63,7 +63,10 @@ impl<'a> Container<'a> {
             },
             Data::Enum(data) => {
                 let keyword = &data.enum_token;
-                Err((quote!(#keyword #ident), "enums are not supported"))
+                Err((
+                    quote!(#keyword #ident),
+                    "enums are not supported (for a column holding an enum, derive pgdbm::Enum on it)",
+                ))
             }
             Data::Union(data) => {
                 let keyword = &data.union_token;

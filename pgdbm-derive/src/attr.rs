@@ -22,8 +22,17 @@ pub(crate) const GENERATED: &str = "generated";
 pub(crate) const SKIP: &str = "skip";
 pub(crate) const JSON: &str = "json";
 pub(crate) const SQL_TYPE: &str = "sql_type";
+pub(crate) const BELONGS_TO: &str = "belongs_to";
 
-const TABLE_FIELD_KEYS: &[&str] = &[COLUMN, PRIMARY_KEY, GENERATED, SKIP, JSON, SQL_TYPE];
+const TABLE_FIELD_KEYS: &[&str] = &[
+    COLUMN,
+    PRIMARY_KEY,
+    GENERATED,
+    SKIP,
+    JSON,
+    SQL_TYPE,
+    BELONGS_TO,
+];
 const FROM_ROW_FIELD_KEYS: &[&str] = &[COLUMN, JSON, SKIP];
 
 /// Which derive is reading the attributes: `FromRow` accepts fewer keys.
@@ -83,6 +92,8 @@ pub(crate) struct FieldAttrs {
     pub(crate) skip: Flag,
     pub(crate) json: Flag,
     pub(crate) sql_type: Option<Valued>,
+    /// `belongs_to = Customer`: the type, and the key as written.
+    pub(crate) belongs_to: Option<(syn::Type, TokenStream)>,
 }
 
 impl FieldAttrs {
@@ -103,6 +114,9 @@ impl FieldAttrs {
         }
         if let Some(v) = &self.sql_type {
             keys.push((SQL_TYPE, v.tokens.clone()));
+        }
+        if let Some((_, tokens)) = &self.belongs_to {
+            keys.push((BELONGS_TO, tokens.clone()));
         }
         keys
     }
@@ -186,6 +200,25 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> FieldAttr
                             set_once(cx, &mut out.sql_type, sql_type, SQL_TYPE);
                         }
                     }
+                    BELONGS_TO => {
+                        let path = meta.path.clone();
+                        if !meta.input.peek(Token![=]) {
+                            cx.error_spanned_by(
+                                &path,
+                                "`belongs_to` needs the parent table's type, as in \
+                                 `belongs_to = Customer`",
+                            );
+                            skip_value(&meta)?;
+                        } else {
+                            let ty: syn::Type = meta.value()?.parse()?;
+                            let tokens = quote!(#path = #ty);
+                            if out.belongs_to.is_some() {
+                                cx.error_spanned_by(tokens, "duplicate `belongs_to` attribute");
+                            } else {
+                                out.belongs_to = Some((ty, tokens));
+                            }
+                        }
+                    }
                     PRIMARY_KEY => set_flag(cx, &meta, &mut out.primary_key, PRIMARY_KEY)?,
                     GENERATED => set_flag(cx, &meta, &mut out.generated, GENERATED)?,
                     SKIP => set_flag(cx, &meta, &mut out.skip, SKIP)?,
@@ -224,7 +257,7 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> FieldAttr
     out
 }
 
-fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
     let path = &meta.path;
     let mut tokens = path.to_token_stream();
     if meta.input.peek(Token![=]) {
@@ -239,7 +272,11 @@ fn schema_error(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<()> {
 }
 
 /// The value of `key = "..."`, or `None` after recording why it is not one.
-fn string_value(cx: &Ctxt, meta: &ParseNestedMeta, example: &str) -> syn::Result<Option<Valued>> {
+pub(crate) fn string_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    example: &str,
+) -> syn::Result<Option<Valued>> {
     let path = &meta.path;
     let key = path_name(path);
     if !meta.input.peek(Token![=]) {
@@ -272,7 +309,7 @@ fn string_value(cx: &Ctxt, meta: &ParseNestedMeta, example: &str) -> syn::Result
     Ok(Some(Valued { value, lit, tokens }))
 }
 
-fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
+pub(crate) fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
     match slot {
         Some(first) => cx.error_spanned_by(
             &value.tokens,
@@ -285,7 +322,12 @@ fn set_once(cx: &Ctxt, slot: &mut Option<Valued>, value: Valued, key: &str) {
     }
 }
 
-fn set_flag(cx: &Ctxt, meta: &ParseNestedMeta, slot: &mut Flag, key: &str) -> syn::Result<()> {
+pub(crate) fn set_flag(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    slot: &mut Flag,
+    key: &str,
+) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
@@ -302,7 +344,7 @@ fn set_flag(cx: &Ctxt, meta: &ParseNestedMeta, slot: &mut Flag, key: &str) -> sy
 }
 
 /// Consumes what follows a key we reject, so the keys after it are still read.
-fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
         meta.value()?.parse::<Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {
@@ -311,7 +353,7 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     Ok(())
 }
 
-fn path_name(path: &Path) -> String {
+pub(crate) fn path_name(path: &Path) -> String {
     match path.get_ident() {
         Some(ident) => ident.to_string(),
         None => path
@@ -323,7 +365,7 @@ fn path_name(path: &Path) -> String {
     }
 }
 
-fn list(keys: &[&str]) -> String {
+pub(crate) fn list(keys: &[&str]) -> String {
     keys.iter()
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()

@@ -11,7 +11,7 @@ use syn::{DeriveInput, Index};
 use crate::ast::{Container, Field};
 use crate::attr::Derive;
 use crate::dummy::wrap_in_const;
-use crate::{expand_from_row, ops, valid};
+use crate::{expand_from_row, ops, sql_type, valid};
 
 /// `#[derive(Table)]`: the impls and constants, or every error in the input.
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -20,14 +20,44 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let prelude = ops::prelude(&container, true);
     let table = impl_table(&container);
     let constants = column_constants(&container);
+    let belongs_to = belongs_to(&container);
     let from_row = expand_from_row::derive_impl(&container);
     Ok(wrap_in_const(quote! {
         #assertions
         #prelude
         #table
         #constants
+        #belongs_to
         #from_row
     }))
+}
+
+/// `impl BelongsTo<Parent> for Child` for each `belongs_to` field: the
+/// foreign key's column and value. The value converts into the parent's
+/// key type, so a mismatch is an error at the field.
+fn belongs_to(container: &Container) -> TokenStream {
+    let ident = container.ident;
+    container
+        .columns()
+        .filter_map(|(_, field)| {
+            let (parent, _) = field.attrs.belongs_to.as_ref()?;
+            let member = field.ident;
+            let column = &field.column;
+            let value = match field.option_inner {
+                Some(_) => quote!(::core::clone::Clone::clone(&self.#member)),
+                None => quote!(::core::option::Option::Some(::core::clone::Clone::clone(&self.#member))),
+            };
+            Some(quote! {
+                #[automatically_derived]
+                impl ::pgdbm::__private::BelongsTo<#parent> for #ident {
+                    const FOREIGN_KEY: &'static ::core::primitive::str = #column;
+                    fn foreign_key(&self) -> ::core::option::Option<<#parent as ::pgdbm::__private::Table>::Key> {
+                        #value
+                    }
+                }
+            })
+        })
+        .collect()
 }
 
 fn impl_table(container: &Container) -> TokenStream {
@@ -42,6 +72,17 @@ fn impl_table(container: &Container) -> TokenStream {
         let value = ops::param(field, quote!(&self.#member));
         quote!(#index => #value,)
     });
+    // A `pgdbm::Enum` field's DDL type lives in the manager's schema, so
+    // it is picked at run time; the probe answers `None` for other types.
+    let runtime_types = container
+        .columns()
+        .filter(|(_, field)| !field.is_json())
+        .map(|(index, field)| {
+            let ty = field.value_ty();
+            quote! {
+                #index => (&&::pgdbm::__private::EnumProbe::<#ty>::NEW).__pgdbm_sql_type(schema),
+            }
+        });
     let key_ty = key_type(container);
     let keys: Vec<&Field> = container.key_fields().collect();
     let key_values: TokenStream = match keys.as_slice() {
@@ -79,6 +120,19 @@ fn impl_table(container: &Container) -> TokenStream {
                 }
             }
 
+            fn __runtime_sql_type(
+                index: ::core::primitive::usize,
+                schema: ::core::option::Option<&::core::primitive::str>,
+            ) -> ::core::option::Option<::pgdbm::__private::String> {
+                #[allow(unused_imports)]
+                use ::pgdbm::__private::{ViaEnum as _, ViaOther as _};
+                let _ = schema;
+                match index {
+                    #(#runtime_types)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
             fn key_values<'__pgdbm>(
                 key: &'__pgdbm Self::Key,
                 out: &mut ::pgdbm::__private::Vec<::pgdbm::__private::Param<'__pgdbm>>,
@@ -104,6 +158,12 @@ fn column_def(field: &Field) -> TokenStream {
     if let Some(sql_type) = &field.attrs.sql_type {
         let lit = &sql_type.lit;
         def.extend(quote!(.sql_type(#lit)));
+    }
+    if let Some(inferred) = sql_type::infer(field) {
+        def.extend(quote!(.inferred_type(#inferred)));
+    }
+    if field.option_inner.is_some() {
+        def.extend(quote!(.nullable()));
     }
     def
 }

@@ -107,3 +107,58 @@ fn from_row_stub(input: &DeriveInput) -> TokenStream {
         }
     }
 }
+
+/// `#[derive(Enum)]` on an input with errors: the errors, plus `Enum`,
+/// `ToSql` and `FromSql` stubs for a non-generic enum, so a `Table` field
+/// or a filter using it adds no errors of its own.
+pub(crate) fn enum_(input: &DeriveInput, error: syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    if !input.generics.params.is_empty() || !matches!(input.data, syn::Data::Enum(_)) {
+        return errors;
+    }
+    let ident = &input.ident;
+    let stubs = wrap_in_const(quote! {
+        impl ::pgdbm::__private::Enum for #ident {
+            const TYPE_NAME: &'static ::core::primitive::str = "";
+            const LABELS: &'static [&'static ::core::primitive::str] = &[];
+            const TEXT: ::core::primitive::bool = false;
+            fn label(&self) -> &'static ::core::primitive::str {
+                ::core::unreachable!()
+            }
+            fn from_label(_: &::core::primitive::str) -> ::core::option::Option<Self> {
+                ::core::unreachable!()
+            }
+        }
+        impl ::pgdbm::__private::ToSql for #ident {
+            fn to_sql(
+                &self,
+                _: &::pgdbm::__private::PgType,
+                _: &mut ::pgdbm::__private::BytesMut,
+            ) -> ::core::result::Result<::pgdbm::__private::IsNull, ::pgdbm::__private::BoxError> {
+                ::core::unreachable!()
+            }
+            fn accepts(_: &::pgdbm::__private::PgType) -> ::core::primitive::bool {
+                ::core::unreachable!()
+            }
+            fn to_sql_checked(
+                &self,
+                _: &::pgdbm::__private::PgType,
+                _: &mut ::pgdbm::__private::BytesMut,
+            ) -> ::core::result::Result<::pgdbm::__private::IsNull, ::pgdbm::__private::BoxError> {
+                ::core::unreachable!()
+            }
+        }
+        impl<'__pgdbm> ::pgdbm::__private::FromSql<'__pgdbm> for #ident {
+            fn from_sql(
+                _: &::pgdbm::__private::PgType,
+                _: &'__pgdbm [::core::primitive::u8],
+            ) -> ::core::result::Result<Self, ::pgdbm::__private::BoxError> {
+                ::core::unreachable!()
+            }
+            fn accepts(_: &::pgdbm::__private::PgType) -> ::core::primitive::bool {
+                ::core::unreachable!()
+            }
+        }
+    });
+    quote!(#errors #stubs)
+}

@@ -17,11 +17,14 @@ mod attr;
 mod ctxt;
 mod dummy;
 mod embed;
+mod enum_model;
+mod expand_enum;
 mod expand_from_row;
 mod expand_table;
 mod fallback;
 mod naming;
 mod ops;
+mod sql_type;
 mod test_attr;
 mod valid;
 
@@ -67,6 +70,12 @@ use syn::{DeriveInput, LitStr, parse_macro_input};
 /// - `json`: stored as json/jsonb through serde (`Json<T>`); an `Option<T>`
 ///   field stores `None` as SQL NULL.
 /// - `sql_type = "..."`: the column's SQL type, recorded in `ColumnDef`.
+///   Without it, `CREATE TABLE` from the struct reads the type from the
+///   field's Rust type (`ColumnDef::inferred_type`).
+/// - `belongs_to = Parent`: the field is a foreign key to `Parent`'s
+///   single-column primary key (its type, or an `Option` of it);
+///   implements `pgdbm::BelongsTo<Parent>`, for `db.load_belongs_to`. One
+///   per parent type.
 /// - `skip`: not a column; decoding fills it with `Default::default()`.
 ///   It cannot be combined with any other key.
 ///
@@ -120,6 +129,37 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand_from_row::derive(&input)
         .unwrap_or_else(|error| fallback::from_row(&input, error))
+        .into()
+}
+
+/// Derives `pgdbm::Enum`, tokio-postgres' `ToSql` and `FromSql` for a
+/// fieldless enum: a PostgreSQL enum type (created per schema with
+/// `db.create_enum::<E>()`) or, with `#[pgdbm(text)]`, a text column.
+///
+/// ```
+/// #[derive(pgdbm::Enum, Debug, Clone, Copy, PartialEq)]
+/// #[pgdbm(rename_all = "snake_case")]
+/// enum OrderStatus {
+///     Pending,
+///     PaidInFull,
+///     #[pgdbm(rename = "void")]
+///     Cancelled,
+/// }
+/// ```
+///
+/// Enum attributes: `type_name = ".."` (default: the enum's name in
+/// snake_case, `order_status`), `rename_all = ".."` (`lowercase`,
+/// `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`,
+/// `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`; default:
+/// the variant names as written) and `text`. Variant attribute:
+/// `rename = ".."`. Variants with fields, generic enums, empty enums,
+/// two variants with one label and labels over 63 bytes are compile errors.
+/// The enum must implement `Debug`, which tokio-postgres' `ToSql` requires.
+#[proc_macro_derive(Enum, attributes(pgdbm))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand_enum::derive(&input)
+        .unwrap_or_else(|error| fallback::enum_(&input, error))
         .into()
 }
 

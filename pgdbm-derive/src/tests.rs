@@ -253,7 +253,9 @@ fn wrong_shapes() {
                 A,
             }
         )),
-        ["#[derive(Table)] needs a struct with named fields; enums are not supported"]
+        [
+            "#[derive(Table)] needs a struct with named fields; enums are not supported (for a column holding an enum, derive pgdbm::Enum on it)"
+        ]
     );
     assert_eq!(
         table_errors(quote!(
@@ -358,7 +360,7 @@ fn field_attribute_errors() {
             struct T { #[pgdbm(rename = "x")] id: i64 }
         }),
         [
-            "unknown pgdbm field attribute `rename`; expected one of `column`, `primary_key`, `generated`, `skip`, `json`, `sql_type`"
+            "unknown pgdbm field attribute `rename`; expected one of `column`, `primary_key`, `generated`, `skip`, `json`, `sql_type`, `belongs_to`"
         ]
     );
     assert_eq!(
@@ -527,7 +529,7 @@ fn all_errors_are_reported_at_once() {
         errors,
         [
             "the schema belongs to the Database the query runs on; remove `schema`",
-            "unknown pgdbm field attribute `auto_increment`; expected one of `column`, `primary_key`, `generated`, `skip`, `json`, `sql_type`",
+            "unknown pgdbm field attribute `auto_increment`; expected one of `column`, `primary_key`, `generated`, `skip`, `json`, `sql_type`, `belongs_to`",
             "`json` cannot be combined with `skip`: a skipped field is not a column",
             "duplicate column name `id`: field `id` already maps to it; rename one with `#[pgdbm(column = \"...\")]`",
         ]

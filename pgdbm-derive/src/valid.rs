@@ -12,6 +12,7 @@ pub(crate) fn check(cx: &Ctxt, container: &Container) {
     check_duplicate_columns(cx, container);
     if container.derive == Derive::Table {
         check_duplicate_constants(cx, container);
+        check_belongs_to(cx, container);
         check_has_columns(cx, container);
     }
 }
@@ -73,6 +74,35 @@ fn check_duplicate_constants(cx: &Ctxt, container: &Container) {
             );
         } else {
             seen.insert(name, field.ident);
+        }
+    }
+}
+
+/// One `belongs_to` per parent type (each is an `impl BelongsTo<Parent>`),
+/// and never on a json field.
+fn check_belongs_to(cx: &Ctxt, container: &Container) {
+    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+    for (_, field) in container.columns() {
+        let Some((parent, tokens)) = &field.attrs.belongs_to else {
+            continue;
+        };
+        if field.is_json() {
+            cx.error_spanned_by(
+                tokens,
+                "`belongs_to` cannot be combined with `json`: a foreign key is a plain column",
+            );
+        }
+        let key = quote::ToTokens::to_token_stream(parent).to_string();
+        if let Some(first) = seen.get(&key) {
+            cx.error_spanned_by(
+                tokens,
+                format_args!(
+                    "field `{first}` already belongs_to `{key}`; a table can declare one \
+                     relation per parent type (load the other with `load_related` and a closure)"
+                ),
+            );
+        } else {
+            seen.insert(key, field.ident);
         }
     }
 }

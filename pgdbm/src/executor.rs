@@ -793,6 +793,122 @@ macro_rules! query_methods {
                 $crate::query::delete_row($crate::query::Target::from(self), row).await
             }
 
+            #[doc = "Creates `T`'s table in this schema if it does not exist, from the struct: see"]
+            #[doc = "[`create_table_sql`](crate::create_table_sql) for the types, keys and defaults."]
+            #[doc = "Meant for tests and prototypes; migrations own production schemas."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.create_table::<User>().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn create_table<T: $crate::Table>(&self) -> $crate::Result<()> {
+                $crate::ddl::create_table::<T>($crate::query::Target::from(self)).await
+            }
+
+            #[doc = "Creates enum `E`'s PostgreSQL type in this schema (`\"schema\".\"type_name\"`, so each tenant"]
+            #[doc = "has its own) unless a type of that name is there already; nothing for a `#[pgdbm(text)]`"]
+            #[doc = "enum. An existing type is left as it is: add labels with a migration"]
+            #[doc = "(`ALTER TYPE .. ADD VALUE`). Safe inside a transaction and from two services at once."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Enum, Debug)] enum Status { Pending, Paid }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "x.create_enum::<Status>().await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn create_enum<E: $crate::Enum>(&self) -> $crate::Result<()> {
+                $crate::enums::create_enum::<E>($crate::query::Target::from(self)).await
+            }
+
+            #[doc = "belongs_to without N+1: the `C` rows whose primary key is `key(parent)` for some parent,"]
+            #[doc = "in one query (`WHERE \"schema\".\"c\".\"id\" = ANY($1)`, the distinct keys as one array),"]
+            #[doc = "by key. `C` needs a single-column primary key (with a composite key this does not compile:"]
+            #[doc = "use [`load_many`](Self::load_many) on one column); no parents, no query."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let invoices: Vec<Invoice> = x.select::<Invoice>().all().await?;"]
+            #[doc = "let customers = x.load_related::<Customer, _, _>(&invoices, |i| i.customer_id).await?;"]
+            #[doc = "for invoice in &invoices {"]
+            #[doc = "    let customer: Option<&Customer> = customers.get(&invoice.customer_id);"]
+            #[doc = "}"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_related<C, P, K>(
+                &self,
+                parents: &[P],
+                key: impl Fn(&P) -> K,
+            ) -> $crate::Result<std::collections::HashMap<K, C>>
+            where
+                C: $crate::Table<Key = K>,
+                K: $crate::RelationKey,
+            {
+                let keys = $crate::query::keys_of(parents, key);
+                $crate::query::load_related::<C, K>($crate::query::Target::from(self), keys).await
+            }
+
+            #[doc = "[`load_related`](Self::load_related) through a `#[pgdbm(belongs_to = C)]` field: the `C` rows"]
+            #[doc = "`children` point at, by key, in one query. NULL foreign keys are skipped."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, #[pgdbm(belongs_to = Customer)] customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let invoices: Vec<Invoice> = x.select::<Invoice>().all().await?;"]
+            #[doc = "let customers = x.load_belongs_to::<Customer, _>(&invoices).await?;"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_belongs_to<C, P>(
+                &self,
+                children: &[P],
+            ) -> $crate::Result<std::collections::HashMap<C::Key, C>>
+            where
+                C: $crate::Table,
+                C::Key: $crate::RelationKey,
+                P: $crate::BelongsTo<C>,
+            {
+                let keys = $crate::query::foreign_keys_of::<P, C>(children);
+                $crate::query::load_related::<C, C::Key>($crate::query::Target::from(self), keys).await
+            }
+
+            #[doc = "has_many without N+1: the `C` rows whose `column` is `key(parent)` for some parent, in"]
+            #[doc = "one query (`= ANY($1)`), grouped by that key, each group in `C`'s primary key order."]
+            #[doc = "A parent without children has no entry."]
+            #[doc = ""]
+            #[doc = "```no_run"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key, generated)] id: i64, name: String }"]
+            #[doc = "# #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key, generated)] id: i64, customer_id: i64 }"]
+            #[doc = "# async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {"]
+            #[doc = $setup]
+            #[doc = "let customers: Vec<Customer> = x.select::<Customer>().all().await?;"]
+            #[doc = "let invoices = x.load_many(&customers, |c| c.id, Invoice::CUSTOMER_ID).await?;"]
+            #[doc = "for customer in &customers {"]
+            #[doc = "    let theirs: &[Invoice] = invoices.get(&customer.id).map_or(&[], Vec::as_slice);"]
+            #[doc = "}"]
+            #[doc = "# Ok(()) }"]
+            #[doc = "```"]
+            pub async fn load_many<C, P, K, F>(
+                &self,
+                parents: &[P],
+                key: impl Fn(&P) -> K,
+                column: $crate::Column<C, K, F>,
+            ) -> $crate::Result<std::collections::HashMap<K, Vec<C>>>
+            where
+                C: $crate::Table,
+                K: $crate::RelationKey,
+            {
+                let keys = $crate::query::keys_of(parents, key);
+                $crate::query::load_many($crate::query::Target::from(self), keys, column).await
+            }
+
             #[doc = "Runs a hand-built sea-query statement; returns rows affected."]
             #[doc = ""]
             #[doc = "Tables the audit can see (FROM, INTO, UPDATE, DELETE FROM, JOIN tables) must carry"]

@@ -337,6 +337,108 @@ pub trait Executor: sealed::Sealed + Sync {
         async move { query::delete_row(target, row).await }
     }
 
+    /// Creates `T`'s table in the executor's schema if it does not exist;
+    /// see [`create_table_sql`](crate::create_table_sql).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key)] id: i64, email: String }
+    /// # async fn f(ex: &impl pgdbm::Executor) -> pgdbm::Result<()> {
+    /// ex.create_table::<User>().await?;
+    /// # Ok(()) }
+    /// ```
+    fn create_table<T: Table>(&self) -> impl Future<Output = Result<()>> + Send {
+        let Handle(target) = self.__handle();
+        async move { crate::ddl::create_table::<T>(target).await }
+    }
+
+    /// Creates enum `E`'s type in the executor's schema unless it exists.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Enum, Debug)] enum Status { Pending, Paid }
+    /// # async fn f(ex: &impl pgdbm::Executor) -> pgdbm::Result<()> {
+    /// ex.create_enum::<Status>().await?;
+    /// # Ok(()) }
+    /// ```
+    fn create_enum<E: crate::Enum>(&self) -> impl Future<Output = Result<()>> + Send {
+        let Handle(target) = self.__handle();
+        async move { crate::enums::create_enum::<E>(target).await }
+    }
+
+    /// belongs_to in one query: the `C` rows whose primary key is
+    /// `key(parent)`, by key; see `Database::load_related`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, invoices: Vec<Invoice>) -> pgdbm::Result<()> {
+    /// let customers = ex.load_related::<Customer, _, _>(&invoices, |i| i.customer_id).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_related<C, P, K>(
+        &self,
+        parents: &[P],
+        key: impl Fn(&P) -> K,
+    ) -> impl Future<Output = Result<std::collections::HashMap<K, C>>> + Send
+    where
+        C: Table<Key = K>,
+        K: crate::RelationKey,
+    {
+        // Keys are taken now, so the future holds neither the parents nor
+        // the closure.
+        let keys = query::keys_of(parents, key);
+        let Handle(target) = self.__handle();
+        async move { query::load_related::<C, K>(target, keys).await }
+    }
+
+    /// belongs_to through a `#[pgdbm(belongs_to = C)]` field, in one query;
+    /// see `Database::load_belongs_to`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, #[pgdbm(belongs_to = Customer)] customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, invoices: Vec<Invoice>) -> pgdbm::Result<()> {
+    /// let customers = ex.load_belongs_to::<Customer, _>(&invoices).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_belongs_to<C, P>(
+        &self,
+        children: &[P],
+    ) -> impl Future<Output = Result<std::collections::HashMap<C::Key, C>>> + Send
+    where
+        C: Table,
+        C::Key: crate::RelationKey,
+        P: crate::BelongsTo<C>,
+    {
+        let keys = query::foreign_keys_of::<P, C>(children);
+        let Handle(target) = self.__handle();
+        async move { query::load_related::<C, C::Key>(target, keys).await }
+    }
+
+    /// has_many in one query: the `C` rows whose `column` is
+    /// `key(parent)`, grouped by it; see `Database::load_many`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] struct Customer { #[pgdbm(primary_key)] id: i64, name: String }
+    /// # #[derive(pgdbm::Table, Debug)] struct Invoice { #[pgdbm(primary_key)] id: i64, customer_id: i64 }
+    /// # async fn f(ex: &impl pgdbm::Executor, customers: Vec<Customer>) -> pgdbm::Result<()> {
+    /// let invoices = ex.load_many(&customers, |c| c.id, Invoice::CUSTOMER_ID).await?;
+    /// # Ok(()) }
+    /// ```
+    fn load_many<C, P, K, F>(
+        &self,
+        parents: &[P],
+        key: impl Fn(&P) -> K,
+        column: crate::Column<C, K, F>,
+    ) -> impl Future<Output = Result<std::collections::HashMap<K, Vec<C>>>> + Send
+    where
+        C: Table,
+        K: crate::RelationKey,
+    {
+        let keys = query::keys_of(parents, key);
+        let Handle(target) = self.__handle();
+        async move { query::load_many(target, keys, column).await }
+    }
+
     /// The SQL a template expands to here.
     ///
     /// ```no_run

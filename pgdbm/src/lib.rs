@@ -106,6 +106,8 @@ mod conn;
 mod connection;
 mod copy;
 mod database;
+mod ddl;
+mod enums;
 mod error;
 mod executor;
 mod fasthash;
@@ -135,6 +137,8 @@ pub use config::{DatabaseConfig, SslMode};
 pub use conn::Conn;
 pub use copy::{CopyOutStream, CopyRecord};
 pub use database::Database;
+pub use ddl::create_table_sql;
+pub use enums::Enum;
 pub use error::{
     ConfigError, ConnectError, DatabaseError, DriverError, Error, IdentifierError, Result,
     RowMappingError, SessionStateError, TemplateError, TimeoutError, TlsError, TlsFailure,
@@ -151,6 +155,8 @@ pub use migrate::{
     AppliedMigration, ChecksumError, Migration, MigrationError, MigrationLockError,
     MigrationRecord, MigrationSourceError, MigrationStatus, Migrator,
 };
+/// Derives [`Enum`](trait@Enum), `ToSql` and `FromSql` for a fieldless enum; see the trait.
+pub use pgdbm_derive::Enum;
 /// Derives [`FromRow`](trait@FromRow) for a struct with named fields.
 pub use pgdbm_derive::FromRow;
 /// Derives [`Table`](trait@Table) (and [`FromRow`](trait@FromRow)) for a struct with named fields.
@@ -188,8 +194,8 @@ pub use pgdbm_derive::test;
 pub use pool::{PoolStats, PoolStatus, SharedPool};
 pub use prepared::Prepared;
 pub use query::{
-    ColumnNames, ColumnValue, Columns, CountAll, Delete, Expr, Insert, InsertReturning, OnConflict,
-    OrderBy, Select, Update, count_all,
+    BelongsTo, ColumnNames, ColumnValue, Columns, CountAll, Cursor, Delete, Expr, Insert,
+    InsertReturning, OnConflict, OrderBy, Page, RelationKey, Select, Update, count_all,
 };
 pub use row::{ColumnIndex, Row};
 pub use row_de::Serde;
@@ -290,15 +296,24 @@ pub mod __fuzz {
 /// Items generated code and macros refer to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::enums::{
+        BoxError, Enum, EnumProbe, ViaEnum, ViaOther, accepts as enum_accepts,
+        from_sql as enum_from_sql, to_sql as enum_to_sql, to_sql_checked as enum_to_sql_checked,
+    };
     pub use crate::error::{Error, Result};
+    pub use crate::query::BelongsTo;
     pub use crate::table::{
         Column, ColumnDef, FromRow, NoPrimaryKey, Param, RowSource, Table, check_column,
     };
+    pub use bytes::BytesMut;
     pub use core::default::Default;
+    pub use core::option::Option;
     pub use std::boxed::Box;
+    pub use std::string::String;
     pub use std::vec::Vec;
     pub use tokio_postgres::Column as PgColumn;
     pub use tokio_postgres::types::{FromSql, FromSqlOwned, Json, ToSql};
+    pub use tokio_postgres::types::{IsNull, Type as PgType};
 
     /// Asserts at compile time that a field type can be a column.
     pub const fn assert_column_type<T: ColumnType>() {}

@@ -28,6 +28,13 @@ pub struct ColumnDef {
     pub json: bool,
     /// The SQL type given with `#[pgdbm(sql_type = "...")]`, if any.
     pub sql_type: Option<&'static str>,
+    /// The SQL type the derive read from the field's Rust type (`bigint`
+    /// for `i64`, `jsonb` for a json field), for `CREATE TABLE` from the
+    /// struct; `None` for a type it does not know (an alias, a type of your
+    /// own). [`sql_type`](ColumnDef::sql_type) overrides it.
+    pub inferred_type: Option<&'static str>,
+    /// The field is an `Option`: the column may be NULL.
+    pub nullable: bool,
 }
 
 impl ColumnDef {
@@ -47,6 +54,8 @@ impl ColumnDef {
             generated: false,
             json: false,
             sql_type: None,
+            inferred_type: None,
+            nullable: false,
         }
     }
     /// Marks it as part of the primary key.
@@ -92,6 +101,26 @@ impl ColumnDef {
     /// ```
     pub const fn sql_type(mut self, sql_type: &'static str) -> Self {
         self.sql_type = Some(sql_type);
+        self
+    }
+    /// Records the SQL type read from the Rust type.
+    ///
+    /// ```
+    /// let id = pgdbm::ColumnDef::new("id").inferred_type("bigint");
+    /// assert_eq!(id.inferred_type, Some("bigint"));
+    /// ```
+    pub const fn inferred_type(mut self, sql_type: &'static str) -> Self {
+        self.inferred_type = Some(sql_type);
+        self
+    }
+    /// Marks it as nullable (an `Option` field).
+    ///
+    /// ```
+    /// let name = pgdbm::ColumnDef::new("name").nullable();
+    /// assert!(name.nullable);
+    /// ```
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
         self
     }
 }
@@ -181,6 +210,35 @@ pub trait Table: FromRow + Send + Sync + 'static {
 
     /// Pushes the key's values, in key column order.
     fn key_values<'a>(key: &'a Self::Key, out: &mut Vec<Param<'a>>);
+
+    /// The SQL type of column `index` when it is only known at run time: a
+    /// [`pgdbm::Enum`](crate::Enum) field's type, qualified with the
+    /// manager's schema. Generated; used by `create_table_sql`.
+    #[doc(hidden)]
+    fn __runtime_sql_type(index: usize, schema: Option<&str>) -> Option<String> {
+        let _ = (index, schema);
+        None
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for this table in `schema`, from the
+    /// struct: see [`create_table_sql`](crate::create_table_sql).
+    ///
+    /// ```
+    /// use pgdbm::Table;
+    /// #[derive(Table)]
+    /// #[pgdbm(table = "users")]
+    /// struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, name: Option<String> }
+    ///
+    /// let sql = User::create_table_sql(Some("app"))?;
+    /// assert!(sql.starts_with(r#"CREATE TABLE IF NOT EXISTS "app"."users" ("#));
+    /// # Ok::<(), pgdbm::Error>(())
+    /// ```
+    fn create_table_sql(schema: Option<&str>) -> Result<String>
+    where
+        Self: Sized,
+    {
+        crate::ddl::create_table_sql::<Self>(schema)
+    }
 }
 
 /// The [`Table::Key`] of a table without a `#[pgdbm(primary_key)]` field.

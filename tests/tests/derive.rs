@@ -52,12 +52,22 @@ fn table_name_and_column_defs() {
     assert_eq!(
         User::COLUMN_DEFS,
         &[
-            ColumnDef::new("id").primary_key().generated(),
-            ColumnDef::new("email"),
-            ColumnDef::new("full_name"),
-            ColumnDef::new("prefs").json(),
-            ColumnDef::new("extra").json(),
-            ColumnDef::new("seen_at").sql_type("timestamptz"),
+            ColumnDef::new("id")
+                .primary_key()
+                .generated()
+                .inferred_type("bigint"),
+            ColumnDef::new("email").inferred_type("text"),
+            ColumnDef::new("full_name").inferred_type("text").nullable(),
+            ColumnDef::new("prefs").json().inferred_type("jsonb"),
+            ColumnDef::new("extra")
+                .json()
+                .inferred_type("jsonb")
+                .nullable(),
+            // The override is kept beside what the Rust type reads as.
+            ColumnDef::new("seen_at")
+                .sql_type("timestamptz")
+                .inferred_type("bigint")
+                .nullable(),
         ]
     );
     let id = User::COLUMN_DEFS[0];

@@ -82,6 +82,8 @@ pub(crate) enum Node {
     InSelect(ColRef, ColRef, Option<Box<Node>>, bool),
     /// `count(*) op $n`, for HAVING
     CountCmp(CmpOp),
+    /// `col = ANY($n)`, one array value (relation loading)
+    AnyOf(ColRef),
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),

@@ -10,11 +10,16 @@
 //! their exact Rust types.
 
 mod expr;
+mod page;
+mod relations;
 mod render;
 mod select;
 mod write;
 
 pub use expr::{ColumnValue, CountAll, Expr, OrderBy, count_all};
+pub use page::{Cursor, Page};
+pub use relations::{BelongsTo, RelationKey};
+pub(crate) use relations::{foreign_keys_of, keys_of, load_many, load_related};
 pub(crate) use render::{ShapeCache, Target};
 pub use select::{Columns, Select};
 pub use write::{ColumnNames, Delete, Insert, InsertReturning, OnConflict, Update};

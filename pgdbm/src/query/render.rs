@@ -306,6 +306,10 @@ pub(super) fn condition(node: &Node, schema: Option<&str>, next: &mut usize) -> 
             *op,
             sea_query::Expr::val(take()),
         ),
+        Node::AnyOf(col) => sea_query::Expr::cust_with_exprs(
+            "$1 = ANY($2)",
+            [column(schema, *col), sea_query::Expr::val(take())],
+        ),
         Node::And(left, right) => {
             let left = condition(left, schema, next);
             left.and(condition(right, schema, next))

@@ -8,6 +8,7 @@ use sea_query::{JoinType, Order};
 use tokio_postgres::types::FromSqlOwned;
 
 use super::expr::{ColRef, Expr, Node, OrderBy, add_condition};
+use super::page::{self, Cursor, Page, RawValue};
 use super::render::{self, Built, Target, column, condition, table};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -37,6 +38,17 @@ pub(crate) struct SelectShape {
     group_by: Vec<ColRef>,
     having: Option<Node>,
     order: Vec<OrderBy>,
+    /// Keyset pagination: `Some(before)` when a cursor is bound.
+    keyset: Option<bool>,
+    /// The terms the keyset compares when they are not `order` (a count
+    /// keeps the keyset but drops ORDER BY).
+    keyset_order: Vec<OrderBy>,
+    /// The ordering columns again after the selected ones, for the cursors
+    /// of a page.
+    cursor_columns: bool,
+    /// Columns read after the selected ones by pgdbm itself (the key a
+    /// related row is grouped by).
+    trailing: Vec<ColRef>,
     limit: bool,
     offset: bool,
 }
@@ -68,6 +80,7 @@ pub struct Select<'e, T, R = T> {
     join_values: Vec<Param<'e>>,
     filter_values: Vec<Param<'e>>,
     having_values: Vec<Param<'e>>,
+    cursor: Vec<RawValue>,
     limit: Option<i64>,
     offset: Option<i64>,
     _rows: PhantomData<fn() -> (T, R)>,
@@ -108,16 +121,52 @@ impl<'e, T: Table> Select<'e, T, T> {
                 group_by: Vec::new(),
                 having: None,
                 order: Vec::new(),
+                keyset: None,
+                keyset_order: Vec::new(),
+                cursor_columns: false,
+                trailing: Vec::new(),
                 limit: false,
                 offset: false,
             },
             join_values: Vec::new(),
             filter_values: Vec::new(),
             having_values: Vec::new(),
+            cursor: Vec::new(),
             limit: None,
             offset: None,
             _rows: PhantomData,
         }
+    }
+
+    /// Also reads `col` after the selected columns (see [`keyed`](Select::keyed)).
+    pub(crate) fn trailing(mut self, col: ColRef) -> Self {
+        self.shape.trailing.push(col);
+        self
+    }
+
+    /// The rows, each with the value of its first trailing column.
+    pub(crate) async fn keyed<K: FromSqlOwned>(self) -> Result<Vec<(K, T)>> {
+        let built = self.built(&self.shape)?;
+        let params = self.params(&built);
+        let (statement, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
+        let width = self.shape.columns.len();
+        let columns = &statement.columns()[..width];
+        let indices = match built.indices.get() {
+            Some(indices) => indices.clone(),
+            None => {
+                let indices = crate::table::resolve::<T>(columns)?;
+                T::check(columns, &indices)?;
+                built.indices.get_or_init(|| indices).clone()
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::row::read_column::<K>(row, width)?,
+                    T::decode(row, &indices)?,
+                ))
+            })
+            .collect()
     }
 
     /// A filter built by pgdbm with values borrowed for the builder's life.
@@ -290,6 +339,7 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
             join_values: self.join_values,
             filter_values: self.filter_values,
             having_values: self.having_values,
+            cursor: self.cursor,
             limit: self.limit,
             offset: self.offset,
             _rows: PhantomData,
@@ -305,16 +355,15 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
             .get_or_build(shape, || render::render(&statement(shape, schema), schema))
     }
 
-    fn values(&self) -> impl Iterator<Item = &Param<'e>> {
-        self.join_values
+    fn params<'a>(&'a self, built: &Built) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
+        let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
+            .join_values
             .iter()
             .chain(&self.filter_values)
-            .chain(&self.having_values)
-    }
-
-    fn params<'a>(&'a self, built: &Built) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
-        let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            self.values().map(Param::as_sql).collect();
+            .map(Param::as_sql)
+            .chain(self.cursor.iter().map(|v| v as _))
+            .chain(self.having_values.iter().map(Param::as_sql))
+            .collect();
         if let Some(limit) = &self.limit {
             values.push(limit);
         }
@@ -356,11 +405,146 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 
     /// The rows, with the statement they came from (for error messages).
     async fn rows(self) -> Result<(Arc<Built>, Vec<R>)> {
+        self.check_keyset()?;
         let built = self.built(&self.shape)?;
         let params = self.params(&built);
         let (statement, rows) = render::query_rows(&self.target, &built.sql, &params).await?;
-        let decoded = render::decode_all(&statement, &rows, Some(&built.indices))?;
+        let mut decoded = render::decode_all(&statement, &rows, Some(&built.indices))?;
+        if self.shape.keyset == Some(true) {
+            // `before` reads backwards from the cursor; give the rows back in
+            // the query's own order.
+            decoded.reverse();
+        }
         Ok((built, decoded))
+    }
+
+    fn check_keyset(&self) -> Result<()> {
+        if self.shape.keyset.is_some() {
+            page::check(&self.cursor, &self.shape.order)?;
+        }
+        Ok(())
+    }
+
+    /// Only the rows after `cursor` in this query's order (keyset
+    /// pagination); see [`page`](Select::page). The `order_by` terms must
+    /// be those of the query the cursor came from, and should end with a
+    /// unique column (the primary key) so that the order is total.
+    ///
+    /// With every term in one direction this is a row-value comparison,
+    /// `("s"."t"."a", "s"."t"."b") > ($1, $2)`, that a b-tree index on
+    /// `(a, b)` answers with a range scan; with mixed directions, the
+    /// expanded `a >= $1 AND (a > $1 OR (a = $1 AND b < $2))`.
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database, token: &str) -> pgdbm::Result<()> {
+    /// let cursor = pgdbm::Cursor::from_token(token)?;
+    /// let page = db.select::<User>()
+    ///     .filter(User::ACTIVE.eq(true))
+    ///     .order_by(User::EMAIL.asc())
+    ///     .order_by(User::ID.asc())
+    ///     .after(cursor)
+    ///     .limit(50)
+    ///     .page()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.shape.keyset = Some(false);
+        self.cursor = cursor.values;
+        self
+    }
+
+    /// Only the rows before `cursor` in this query's order: the page that
+    /// precedes it (with `limit`, the `n` rows nearest the cursor), still
+    /// returned in the query's order. See [`after`](Select::after).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database, page: pgdbm::Page<User>) -> pgdbm::Result<()> {
+    /// if let Some(prev) = page.prev {
+    ///     let previous = db.select::<User>().order_by(User::ID.asc()).before(prev).limit(50).page().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn before(mut self, cursor: Cursor) -> Self {
+        self.shape.keyset = Some(true);
+        self.cursor = cursor.values;
+        self
+    }
+
+    /// Runs the query as one page of keyset pagination: the rows, with
+    /// cursors for the next and previous pages (see [`Page`]). Needs
+    /// `order_by`; reads one row more than `limit` to know whether another
+    /// page follows. The ordering columns must be NOT NULL (a NULL in a
+    /// cursor is [`Error::Config`]).
+    ///
+    /// ```no_run
+    /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
+    /// # async fn f(db: pgdbm::Database) -> pgdbm::Result<()> {
+    /// let page = db.select::<User>().order_by(User::ID.desc()).limit(20).page().await?;
+    /// if let Some(next) = page.next {
+    ///     let older = db.select::<User>().order_by(User::ID.desc()).after(next).limit(20).page().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn page(mut self) -> Result<Page<R>> {
+        if self.shape.order.is_empty() {
+            return Err(Error::config(
+                "page",
+                "page() needs order_by: a cursor holds the ordering columns' values",
+            ));
+        }
+        self.check_keyset()?;
+        let mut shape = self.shape.clone();
+        shape.cursor_columns = true;
+        let wanted = self.limit;
+        // One row more than asked tells whether another page follows.
+        self.limit = wanted.map(|n| n.saturating_add(1));
+        let built = self.built(&shape)?;
+        let params = self.params(&built);
+        let (statement, mut rows) = render::query_rows(&self.target, &built.sql, &params).await?;
+        let width = shape.columns.len();
+        let columns = &statement.columns()[..width];
+        let indices = match built.indices.get() {
+            Some(indices) => indices.clone(),
+            None => {
+                let indices = crate::table::resolve::<R>(columns)?;
+                R::check(columns, &indices)?;
+                built.indices.get_or_init(|| indices).clone()
+            }
+        };
+        let more = wanted.is_some_and(|n| rows.len() as u64 > n as u64);
+        if let Some(n) = wanted {
+            rows.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        let before = shape.keyset == Some(true);
+        if before {
+            rows.reverse();
+        }
+        let count = shape.order.len();
+        let cursor = |row: Option<&tokio_postgres::Row>| {
+            row.map(|row| page::cursor_of(row, width, count))
+                .transpose()
+        };
+        let (next, prev) = if before {
+            (
+                cursor(rows.last())?,
+                if more { cursor(rows.first())? } else { None },
+            )
+        } else {
+            let prev = if shape.keyset.is_some() {
+                cursor(rows.first())?
+            } else {
+                None
+            };
+            (if more { cursor(rows.last())? } else { None }, prev)
+        };
+        let items = rows
+            .iter()
+            .map(|row| R::decode(row, &indices))
+            .collect::<Result<Vec<R>>>()?;
+        Ok(Page { items, next, prev })
     }
 
     /// Exactly one row: [`Error::NotFound`] for none,
@@ -440,8 +624,12 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
         kind: SelectKind,
         empty: V,
     ) -> Result<V> {
+        self.check_keyset()?;
         let mut shape = self.shape.clone();
         shape.kind = kind;
+        if shape.keyset.is_some() {
+            shape.keyset_order = std::mem::take(&mut shape.order);
+        }
         shape.order.clear();
         shape.limit = false;
         shape.offset = false;
@@ -457,6 +645,8 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     }
 
     /// The matching rows as a stream, read from the server as consumed.
+    /// (After [`before`](Select::before) the stream reads backwards from the
+    /// cursor, nearest row first: it cannot reverse rows it has not read.)
     ///
     /// ```no_run
     /// # #[derive(pgdbm::Table, Debug)] #[pgdbm(table = "users")] struct User { #[pgdbm(primary_key, generated)] id: i64, email: String, active: bool }
@@ -472,6 +662,7 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
     where
         R: 'e,
     {
+        self.check_keyset()?;
         let built = self.built(&self.shape)?;
         let params = self.params(&built);
         let sql: Arc<str> = Arc::from(built.sql.as_str());
@@ -497,13 +688,21 @@ impl<'e, T: Table, R: FromRow> Select<'e, T, R> {
 }
 
 /// Builds the sea-query statement for a shape, numbering values in the
-/// canonical order: joins, filter, having, limit, offset.
+/// canonical order: joins, filter, keyset cursor, having, limit, offset.
 fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStatement {
     let mut next = 0;
     let mut q = sea_query::Query::select();
     match shape.kind {
         SelectKind::Rows => {
             for col in &shape.columns {
+                q.expr(column(schema, *col));
+            }
+            if shape.cursor_columns {
+                for order in &shape.order {
+                    q.expr(column(schema, order.column));
+                }
+            }
+            for col in &shape.trailing {
                 q.expr(column(schema, *col));
             }
         }
@@ -529,6 +728,14 @@ fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStat
     if let Some(filter) = &shape.filter {
         q.and_where(condition(filter, schema, &mut next));
     }
+    if let Some(before) = shape.keyset {
+        let terms = if shape.keyset_order.is_empty() {
+            &shape.order
+        } else {
+            &shape.keyset_order
+        };
+        q.and_where(page::condition(terms, before, schema, &mut next));
+    }
     for col in &shape.group_by {
         q.add_group_by([column(schema, *col)]);
     }
@@ -536,7 +743,9 @@ fn statement(shape: &SelectShape, schema: Option<&str>) -> sea_query::SelectStat
         q.and_having(condition(having, schema, &mut next));
     }
     for order in &shape.order {
-        let direction = if order.descending {
+        // `before` walks back from the cursor: the reversed order, whose
+        // rows the caller reverses again.
+        let direction = if order.descending != (shape.keyset == Some(true)) {
             Order::Desc
         } else {
             Order::Asc

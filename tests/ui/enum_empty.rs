@@ -1,0 +1,4 @@
+#[derive(pgdbm::Enum, Debug)]
+enum Never {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[derive(pgdbm::Enum)]
+struct Status {
+    paid: bool,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(pgdbm::Enum, Debug)]
+#[pgdbm(text, type_name = "status")]
+enum Status {
+    Pending,
+    Paid,
+}
+
+fn main() {}
