@@ -141,6 +141,6 @@ async fn main() -> pgdbm::Result<()> {
             println!("{tenant}: {} has {theirs} invoices", customer.name);
         }
     }
-    pool.close();
+    pool.close().await;
     Ok(())
 }
