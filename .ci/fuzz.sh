@@ -6,6 +6,8 @@
 # that fails to build, or finds a crash, fails the script.
 #
 #   FUZZ_SECONDS=60 bash .ci/fuzz.sh      # longer runs
+#   FUZZ_DEV=1 bash .ci/fuzz.sh           # unoptimised build: minutes less to
+#                                         # compile, fewer runs per second
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,15 +20,17 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 cd fuzz
-echo "fuzz: building the targets"
-cargo fuzz build
+profile=()
+[ -n "${FUZZ_DEV:-}" ] && profile=(--dev)
+echo "fuzz: building the targets ${profile[*]}"
+cargo fuzz build "${profile[@]}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 for target in lexer template; do
     echo "fuzz: running $target for ${seconds}s"
     mkdir -p "corpus/$target"
     status=0
-    cargo fuzz run "$target" "corpus/$target" -- \
+    cargo fuzz run "${profile[@]}" "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -dict=sql.dict -print_final_stats=1 >"$log" 2>&1 || status=$?
     # The final stats only, so a CI log shows the result, not every step.
     grep -E '^stat::(number_of_executed_units|new_units_added)' "$log" || true
