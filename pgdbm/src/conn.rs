@@ -99,8 +99,10 @@ impl Drop for SharedLease {
                 let conn = self.conn.clone();
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => {
+                        conn.leave_unanswered();
                         runtime.spawn(async move {
                             let _ = conn.client().simple_query("").await;
+                            conn.answered_left();
                             conn.release(Answer::Late(sent));
                         });
                     }

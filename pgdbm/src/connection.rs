@@ -267,6 +267,10 @@ pub(crate) struct ConnInner {
     /// Requests in flight on a shared connection, counted until the server
     /// answers them (not until their callers leave).
     in_flight: AtomicUsize,
+    /// Of those, requests whose caller left before the answer: what holds
+    /// the connection up may run for long, so it takes no new calls while
+    /// another connection can be had.
+    left_unanswered: AtomicUsize,
     /// `now_micros()` of the last answer, or of the moment the connection
     /// went from idle to busy.
     last_progress: AtomicU64,
@@ -334,6 +338,7 @@ impl PgConnection {
             retired: AtomicBool::new(false),
             session: AtomicU8::new(SESSION_CLEAN),
             in_flight: AtomicUsize::new(0),
+            left_unanswered: AtomicUsize::new(0),
             last_progress: AtomicU64::new(now_micros()),
             latency: AtomicU64::new(0),
             cancel_addr: CancelAddr::of(pg),
@@ -701,6 +706,21 @@ impl ConnInner {
             self.last_progress.store(now, Ordering::Release);
         }
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A caller left a request unanswered; see `left_unanswered`. Undone by
+    /// [`answered_left`](Self::answered_left).
+    pub(crate) fn leave_unanswered(&self) {
+        self.left_unanswered.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn answered_left(&self) {
+        self.left_unanswered.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether a request a caller left is still unanswered.
+    pub(crate) fn has_unanswered_left(&self) -> bool {
+        self.left_unanswered.load(Ordering::Acquire) > 0
     }
 
     /// Microseconds since the connection last answered (or became busy).

@@ -178,7 +178,12 @@ impl Mux {
                 if in_flight == 0 && quiet_for > idle_after && conns.len() > 1 {
                     prune = true;
                 }
-                let stuck = in_flight > 0 && quiet_for > (conn.latency() * STUCK_FACTOR).max(floor);
+                // Slow to answer for its usual latency, or holding a request
+                // its caller gave up on (whose latency is no guide: it may
+                // be the long statement that made the caller leave).
+                let stuck = in_flight > 0
+                    && (conn.has_unanswered_left()
+                        || quiet_for > (conn.latency() * STUCK_FACTOR).max(floor));
                 let score = in_flight + if stuck { 1 << 20 } else { 0 };
                 if best.is_none_or(|(_, _, s, _)| score < s) {
                     best = Some((conn, in_flight, score, stuck || in_flight >= self.depth));
@@ -272,7 +277,8 @@ impl Mux {
             });
             if !self.opening.swap(true, Ordering::AcqRel) {
                 let opening = Opening(self);
-                let opened = self.open(deadline, best.is_some()).await;
+                // With any connection to fall back on, never queue for the pool.
+                let opened = self.open(deadline, best.is_some() || stuck.is_some()).await;
                 drop(opening);
                 return match (opened, best.or(stuck)) {
                     (Ok(conn), _) | (Err(_), Some(conn)) => {
