@@ -19,6 +19,30 @@ use tokio_postgres::error::SqlState;
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The server's error inside an [`Error`] (by reference or by mutable
+/// reference, as `$error` is): the one list of the variants that carry one.
+macro_rules! server_error {
+    ($error:expr) => {
+        match $error {
+            Error::UniqueViolation(e)
+            | Error::ForeignKeyViolation(e)
+            | Error::NotNullViolation(e)
+            | Error::CheckViolation(e)
+            | Error::SerializationFailure(e)
+            | Error::Deadlock(e)
+            | Error::QueryCanceled(e)
+            | Error::LockTimeout(e)
+            | Error::UndefinedTable(e)
+            | Error::UndefinedColumn(e)
+            | Error::Syntax(e)
+            | Error::Authentication(e)
+            | Error::UnknownDatabase(e)
+            | Error::Database(e) => Some(e),
+            _ => None,
+        }
+    };
+}
+
 /// Everything that can go wrong in pgdbm.
 ///
 /// The enum is flat so that callers match the cases they handle and pass the
@@ -231,23 +255,7 @@ impl Error {
     /// assert!(pgdbm::Error::PoolClosed.database_error().is_none());
     /// ```
     pub fn database_error(&self) -> Option<&DatabaseError> {
-        match self {
-            Error::UniqueViolation(e)
-            | Error::ForeignKeyViolation(e)
-            | Error::NotNullViolation(e)
-            | Error::CheckViolation(e)
-            | Error::SerializationFailure(e)
-            | Error::Deadlock(e)
-            | Error::QueryCanceled(e)
-            | Error::LockTimeout(e)
-            | Error::UndefinedTable(e)
-            | Error::UndefinedColumn(e)
-            | Error::Syntax(e)
-            | Error::Authentication(e)
-            | Error::UnknownDatabase(e)
-            | Error::Database(e) => Some(e),
-            _ => None,
-        }
+        server_error!(self)
     }
 
     /// The five-character SQLSTATE of a server error.
@@ -389,23 +397,7 @@ impl Error {
     }
 
     fn database_error_mut(&mut self) -> Option<&mut DatabaseError> {
-        match self {
-            Error::UniqueViolation(e)
-            | Error::ForeignKeyViolation(e)
-            | Error::NotNullViolation(e)
-            | Error::CheckViolation(e)
-            | Error::SerializationFailure(e)
-            | Error::Deadlock(e)
-            | Error::QueryCanceled(e)
-            | Error::LockTimeout(e)
-            | Error::UndefinedTable(e)
-            | Error::UndefinedColumn(e)
-            | Error::Syntax(e)
-            | Error::Authentication(e)
-            | Error::UnknownDatabase(e)
-            | Error::Database(e) => Some(e),
-            _ => None,
-        }
+        server_error!(self)
     }
 
     /// Records how many times the connection was tried, for the message of

@@ -49,3 +49,39 @@ macro_rules! hundred {
         );
     };
 }
+
+/// The pgdbm tests of a target: `$label` names it in the log, `$options`
+/// are the `#[pgdbm::test]` options. Each writes its own rows and must see
+/// only them (its schema or database is its own).
+#[allow(unused_macros)] // setup_sqlx shares the rest of this module
+macro_rules! pgdbm_tests {
+    ($label:literal, $options:tt, $($name:ident),* $(,)?) => {$(
+        #[pgdbm::test $options]
+        async fn $name(db: pgdbm::Database) {
+            let started = setup_common::now_us();
+            let name = stringify!($name);
+            let org: i64 = db
+                .fetch_value(
+                    "INSERT INTO {{tables.organizations}} (slug, name) VALUES ($1, $1) RETURNING id",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            db.execute(
+                "INSERT INTO {{tables.users}} (organization_id, email) VALUES ($1, $2)",
+                &[&org, &format!("{name}@example.com")],
+            )
+            .await
+            .unwrap();
+            let emails: Vec<String> = db
+                .fetch_all("SELECT email FROM {{tables.users}}", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(emails, [format!("{name}@example.com")]);
+            setup_common::record($label, name, started);
+        }
+    )*};
+}

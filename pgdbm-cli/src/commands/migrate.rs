@@ -117,6 +117,23 @@ fn database(pool: &SharedPool, module: &Module) -> Result<Database> {
         .context(|| format!("invalid schema for module {:?}", module.label()))
 }
 
+/// The file names `migrator` would apply to `db`; on failure, `what` says
+/// what it means for the module.
+async fn pending(
+    migrator: &Migrator,
+    db: &Database,
+    module: &Module,
+    what: &str,
+) -> Result<Vec<String>> {
+    Ok(migrator
+        .dry_run(db)
+        .await
+        .context(failed(module, what))?
+        .into_iter()
+        .map(|m| m.filename().to_owned())
+        .collect())
+}
+
 fn failed(module: &Module, what: &str) -> impl FnOnce() -> String {
     let text = format!(
         "module {:?} (schema {:?}): {what}",
@@ -132,13 +149,7 @@ async fn apply(pool: SharedPool, settings: &Settings, modules: &[Module], out: &
     for module in modules {
         let db = database(&pool, module)?;
         let migrator = migrator(settings, module)?;
-        let pending: Vec<String> = migrator
-            .dry_run(&db)
-            .await
-            .context(failed(module, "nothing applied"))?
-            .into_iter()
-            .map(|m| m.filename().to_owned())
-            .collect();
+        let pending = pending(&migrator, &db, module, "nothing applied").await?;
         out.line(format!(
             "{} {} (schema {}): {}",
             out.paint(Paint::Bold, "module"),
@@ -314,13 +325,7 @@ async fn dry_run(
     for module in modules {
         let db = database(&pool, module)?;
         let migrator = migrator(settings, module)?;
-        let pending: Vec<String> = migrator
-            .dry_run(&db)
-            .await
-            .context(failed(module, "could not work out what would run"))?
-            .into_iter()
-            .map(|m| m.filename().to_owned())
-            .collect();
+        let pending = pending(&migrator, &db, module, "could not work out what would run").await?;
         for file in &pending {
             rows.push(vec![
                 module.label().to_owned(),
