@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, Kind, Type};
 
 use crate::error::{Error, Result};
-use crate::ident::qualified;
+use crate::ident::{literal, qualified};
 
 /// A fieldless Rust enum stored as a PostgreSQL enum type or as text.
 /// Implemented by `#[derive(pgdbm::Enum)]`, which also implements
@@ -98,11 +98,6 @@ pub trait Enum: Sized + Send + Sync + 'static {
             labels.join(", ")
         ))
     }
-}
-
-/// `'text'` as a standard SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The dollar-quote tag of the `DO` block that creates a type.

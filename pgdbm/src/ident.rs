@@ -39,6 +39,14 @@ pub(crate) fn quote(name: &str) -> String {
     out
 }
 
+/// `text` as a standard SQL string literal: `'text'`, with every `'`
+/// doubled (`standard_conforming_strings` is on, as everywhere since
+/// PostgreSQL 9.1), for the statements that cannot take parameters (DDL,
+/// `DO` blocks, simple-protocol batches).
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// Appends `name` to `out` as a quoted identifier.
 pub(crate) fn quote_into(out: &mut String, name: &str) {
     out.push('"');

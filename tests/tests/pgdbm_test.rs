@@ -81,30 +81,52 @@ isolated!(
 );
 
 /// The 50 at once, each on a thread of its own (the test harness runs only
-/// as many at a time as the machine has cores), then the checks that need
-/// them all done: one migration run, and no schema left.
+/// as many at a time as the machine has cores), in a child process of this
+/// binary running only this test: the set must be applied once there, and
+/// once the child has exited no schema of its may be left (the schemas
+/// passing tests give back for reuse are dropped at exit).
 #[test]
 fn fifty_at_once_apply_the_set_once_and_leave_nothing() {
-    let tests: [fn(); 50] = [
-        iso_00, iso_01, iso_02, iso_03, iso_04, iso_05, iso_06, iso_07, iso_08, iso_09, iso_10,
-        iso_11, iso_12, iso_13, iso_14, iso_15, iso_16, iso_17, iso_18, iso_19, iso_20, iso_21,
-        iso_22, iso_23, iso_24, iso_25, iso_26, iso_27, iso_28, iso_29, iso_30, iso_31, iso_32,
-        iso_33, iso_34, iso_35, iso_36, iso_37, iso_38, iso_39, iso_40, iso_41, iso_42, iso_43,
-        iso_44, iso_45, iso_46, iso_47, iso_48, iso_49,
-    ];
-    let threads: Vec<_> = tests.into_iter().map(std::thread::spawn).collect();
-    for t in threads {
-        t.join().expect("each isolated test passes");
+    const CHILD: &str = "PGDBM_TEST_FIFTY_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let tests: [fn(); 50] = [
+            iso_00, iso_01, iso_02, iso_03, iso_04, iso_05, iso_06, iso_07, iso_08, iso_09, iso_10,
+            iso_11, iso_12, iso_13, iso_14, iso_15, iso_16, iso_17, iso_18, iso_19, iso_20, iso_21,
+            iso_22, iso_23, iso_24, iso_25, iso_26, iso_27, iso_28, iso_29, iso_30, iso_31, iso_32,
+            iso_33, iso_34, iso_35, iso_36, iso_37, iso_38, iso_39, iso_40, iso_41, iso_42, iso_43,
+            iso_44, iso_45, iso_46, iso_47, iso_48, iso_49,
+        ];
+        let threads: Vec<_> = tests.into_iter().map(std::thread::spawn).collect();
+        for t in threads {
+            t.join().expect("each isolated test passes");
+        }
+        // Every schema test in the child uses one set: applied once, however
+        // many tests (and threads) ran.
+        assert_eq!(pgdbm::testing::migration_runs(), 1);
+        // The schemas given back are still there until the process exits.
+        assert!(!leftover_schemas("t_iso_%").is_empty());
+        return;
     }
-    // Every schema test in this binary uses one set: applied once, however
-    // many tests (and threads) ran.
-    assert_eq!(pgdbm::testing::migration_runs(), 1);
-    let left = leftover_schemas("t_iso_%");
-    assert_eq!(
-        left,
-        Vec::<String>::new(),
-        "passing tests drop their schemas"
-    );
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([
+            "--exact",
+            "fifty_at_once_apply_the_set_once_and_leave_nothing",
+        ])
+        .args(["--test-threads", "1", "--nocapture"])
+        .env(CHILD, "1");
+    if std::env::var_os("PGDBM_TEST_URL").is_none() && std::env::var_os("DATABASE_URL").is_none() {
+        // This process's throwaway cluster, not one of the child's own.
+        let c = pgdbm::testing::server_config().unwrap();
+        let url = format!("postgres://{}@{}:{}/{}", c.user, c.host, c.port, c.database);
+        child.env("PGDBM_TEST_URL", url);
+    }
+    let child = child.spawn().unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the child's 50 tests pass");
+    let left = schemas_of(pid, "t_iso_%");
+    assert_eq!(left, Vec::<String>::new(), "passing tests leave no schema");
 }
 
 #[pgdbm::test(migrations = "migrations/python", fixtures("fixtures/two_users.sql"))]
@@ -148,7 +170,9 @@ async fn without_migrations_the_schema_is_empty(db: Database) -> pgdbm::Result<(
 fn spec(name: &'static str) -> pgdbm::testing::TestSpec {
     pgdbm::testing::TestSpec {
         name,
-        set: "pgdbm-tests:migrations/python",
+        // A set of their own, so that they never run in a schema another
+        // test gave back (whose name is that test's).
+        set: "pgdbm-tests:kept",
         migrator: Some(|| pgdbm::embed_migrations!("migrations/python")),
         fixtures: &[],
         isolation: pgdbm::testing::Isolation::Schema,
@@ -204,9 +228,14 @@ fn a_failing_test_keeps_its_schema() {
     }
 }
 
-/// Schemas of this process's tests matching `pattern` (names end in the pid).
+/// Schemas of this process's tests matching `pattern`.
 fn leftover_schemas(pattern: &str) -> Vec<String> {
-    let pid = format!("%\\_{}\\_%", std::process::id());
+    schemas_of(std::process::id(), pattern)
+}
+
+/// Schemas of process `pid`'s tests matching `pattern` (names hold the pid).
+fn schemas_of(pid: u32, pattern: &str) -> Vec<String> {
+    let pid = format!("%\\_{pid}\\_%");
     pgdbm_tests::on_server(async |db| {
         db.fetch_all(
             "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 AND nspname LIKE $2",

@@ -314,6 +314,13 @@ impl Migrator {
         Ok(records)
     }
 
+    /// The tracking table's name (in the manager's schema): the test
+    /// harness keeps its rows when it empties a test's schema for reuse.
+    #[cfg(feature = "testing")]
+    pub(crate) fn tracking_table(&self) -> &str {
+        &self.table
+    }
+
     /// What [`run`](Migrator::run) would do in `db`'s fresh, empty schema,
     /// as scripts to send: the schema, the tracking table, every migration's
     /// statements expanded for the schema and their tracking rows, in as few
@@ -339,9 +346,9 @@ impl Migrator {
             batch.push_str(&format!(
                 "INSERT INTO {} (filename, checksum, module_name, execution_time_ms) VALUES ({}, {}, {}, 1);\n",
                 target.table,
-                literal(m.filename()),
-                literal(m.checksum()),
-                literal(&target.module),
+                ident::literal(m.filename()),
+                ident::literal(m.checksum()),
+                ident::literal(&target.module),
             ));
         }
         steps.push(Replay::Batch(batch));
@@ -644,13 +651,6 @@ pub(crate) enum Replay {
     Batch(String),
     /// A statement that must run alone, outside a transaction.
     Single(String),
-}
-
-/// `text` as a string literal (`standard_conforming_strings` is on, as
-/// everywhere since PostgreSQL 9.1).
-#[cfg(feature = "testing")]
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn applied(m: &Migration, took: Duration) -> AppliedMigration {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::OnceCell;
 
+use super::recycle::Recycler;
 use super::{admin_execute, server_config, unique_name};
 use crate::config::DatabaseConfig;
 use crate::database::Database;
@@ -192,6 +193,9 @@ struct Place {
     admin: DatabaseConfig,
     isolation: Isolation,
     template: Option<String>,
+    /// Where a passing test's schema goes back for reuse (schema isolation
+    /// with migrations).
+    recycler: Option<Arc<Recycler>>,
 }
 
 impl Place {
@@ -217,8 +221,17 @@ impl Place {
             eprintln!("pgdbm::test {name}: kept {what} for inspection");
             Ok(())
         } else if self.isolation == Isolation::Schema {
-            // On the test's own pool: no connection more than the test had.
-            self.db.execute(&sql, &[]).await.map(drop)
+            let recycled = match &self.recycler {
+                Some(recycler) => recycler.give_back(&self.db, &self.admin).await,
+                None => false,
+            };
+            // On the test's own pool: no connection more than the test had
+            // (unless the test closed it).
+            if recycled || self.db.execute(&sql, &[]).await.is_ok() {
+                Ok(())
+            } else {
+                admin_execute(&self.admin, &sql).await
+            }
         } else {
             self.db.close().await;
             admin_execute(&self.admin, &sql).await
@@ -274,29 +287,40 @@ fn cell<T>(cells: &Mutex<HashMap<String, Once<T>>>, key: String) -> Once<T> {
         .clone()
 }
 
-/// By set: whether its first test has applied it.
-static APPLIED: LazyLock<Mutex<HashMap<String, Once<()>>>> = LazyLock::new(Default::default);
+/// By set: whether its first test has applied it, and the schemas passing
+/// tests gave back.
+static APPLIED: LazyLock<Mutex<HashMap<String, Once<Arc<Recycler>>>>> =
+    LazyLock::new(Default::default);
 
 async fn schema_place(
     spec: &TestSpec,
     admin: DatabaseConfig,
     migrator: Option<&Migrator>,
 ) -> Result<Place> {
-    let schema = short_name(spec.name);
+    let once = migrator.map(|m| cell(&APPLIED, set_key(spec, m)));
+    // Once the set is applied, a schema an earlier test gave back is taken
+    // as it is: no statement at all. It keeps its name, because function
+    // bodies hold the schema's name as text and a rename would break them.
+    let applied = once.as_ref().and_then(|o| o.get()?.as_ref().ok().cloned());
+    let reused = applied.as_ref().and_then(|recycler| recycler.take());
+    let schema = reused.clone().unwrap_or_else(|| short_name(spec.name));
     let config = admin.clone().with_schema(&schema);
     let db = Database::connect(config.clone()).await?;
-    let place = Place {
+    let mut place = Place {
         db,
         config,
         admin,
         isolation: Isolation::Schema,
         template: None,
+        recycler: None,
     };
-    let Some(migrator) = migrator else {
-        place.db.create_schema().await?;
+    let (Some(migrator), Some(once)) = (migrator, once) else {
         return Ok(place);
     };
-    let once = cell(&APPLIED, set_key(spec, migrator));
+    if reused.is_some() {
+        place.recycler = applied;
+        return Ok(place);
+    }
     // The first test of the set applies it for real, into its own schema:
     // that is the one migration run, with every check `migrate` makes.
     let mut applied_here = false;
@@ -304,17 +328,17 @@ async fn schema_place(
         .get_or_init(|| async {
             applied_here = true;
             RUNS.fetch_add(1, Ordering::Relaxed);
-            place
-                .db
-                .migrate(migrator)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
+            let surveyed = match place.db.migrate(migrator).await {
+                Ok(_) => Recycler::survey(&place.db, migrator).await,
+                Err(e) => Err(e),
+            };
+            surveyed.map(Arc::new).map_err(|e| e.to_string())
         })
         .await;
-    if let Err(e) = first {
-        return Err(Error::config("migrations", e.clone()));
-    }
+    let recycler = match first {
+        Ok(recycler) => recycler.clone(),
+        Err(e) => return Err(Error::config("migrations", e.clone())),
+    };
     if !applied_here {
         let conn = place.db.acquire().await?;
         for step in migrator.replay(&place.db)? {
@@ -322,6 +346,7 @@ async fn schema_place(
             batch_rendered(&conn, &sql).await?;
         }
     }
+    place.recycler = Some(recycler);
     Ok(place)
 }
 
@@ -382,6 +407,7 @@ async fn database_place(
         admin,
         isolation: Isolation::Database,
         template,
+        recycler: None,
     })
 }
 

@@ -23,6 +23,7 @@
 
 mod cluster;
 mod harness;
+mod recycle;
 
 pub use cluster::TestCluster;
 pub use harness::{Isolation, TestContext, migration_runs};
